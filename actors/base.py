@@ -122,11 +122,13 @@ class FeatureActor(pykka.ThreadingActor):
 
         def run() -> None:
             try:
-                value = work()
+                outcome = WorkDone(call, value=work(), then=then)
             except BaseException as error:  # noqa: BLE001 - reported to the actor, never lost
-                me.tell(WorkDone(call, error=error, then=then))
-                return
-            me.tell(WorkDone(call, value=value, then=then))
+                outcome = WorkDone(call, error=error, then=then)
+            try:
+                me.tell(outcome)
+            except pykka.ActorDeadError:
+                log.debug("worker outcome dropped: %s has stopped", type(self).__name__)
 
         threading.Thread(target=run, name=name or f"worker-{type(self).__name__}", daemon=True).start()
         return DEFERRED

@@ -146,3 +146,10 @@ class ShutdownConversation(msgspec.Struct, frozen=True):
 class ConversationShutDown(msgspec.Struct, frozen=True):
     token: Any
     was_loaded: bool
+
+
+class Incoming(msgspec.Struct, frozen=True):
+    """One raw input line (or websocket text frame) from a connection, for the router."""
+
+    connection: int
+    line: bytes

@@ -1,0 +1,74 @@
+"""The system actor: methods that need no account, conversation or store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from actors.base import FeatureActor
+from actors.models import list_models
+from messages.internal import Call
+from messages.jsonrpc import internal_error, invalid_request
+
+
+class SystemActor(FeatureActor):
+    """Answers getUserAgent, model/list, gitDiffToRemote, execOneOffCommand, thread/compact and
+    feedback/upload. It holds no mutable state beyond the config it was started with; commands and
+    git run in workers so this mailbox never waits on a subprocess."""
+
+    def __init__(self, outgoing: pykka.ActorRef, config: Any) -> None:
+        super().__init__(outgoing)
+        self.config = config
+
+    def get_user_agent(self, call: Call) -> dict[str, Any]:
+        return {"userAgent": call.user_agent}
+
+    def model_list(self, call: Call) -> dict[str, Any]:
+        return list_models(call.params.limit, call.params.cursor)
+
+    def thread_compact(self, call: Call) -> Any:
+        raise internal_error("thread/compact is not implemented yet")
+
+    def git_diff_to_remote(self, call: Call) -> Any:
+        from actors.git_diff import format_cwd_debug, git_diff_to_remote
+
+        cwd = str(call.params.cwd)
+
+        def work() -> dict[str, str]:
+            found = git_diff_to_remote(Path(cwd))
+            if found is None:
+                raise invalid_request(f"failed to compute git diff to remote for cwd: {format_cwd_debug(cwd)}")
+            sha, diff = found
+            return {"sha": sha, "diff": diff}
+
+        return self.run_in_worker(call, work, name="git-diff")
+
+    def exec_one_off_command(self, call: Call) -> Any:
+        from actors.exec_env import command_env
+        from actors.exec_runner import exec_one_off
+
+        params = call.params
+        policy = self.config.sandbox_policy
+        if params.sandbox_policy is not None:
+            policy = _policy_dict(params.sandbox_policy)
+        cwd = Path(params.cwd) if params.cwd is not None else Path(os.getcwd())
+        env = command_env(self.config.shell_environment_policy)
+        return self.run_in_worker(
+            call,
+            lambda: exec_one_off(list(params.command), cwd, env, params.timeout_ms, policy),
+            name="exec-one-off",
+        )
+
+    def feedback_upload(self, call: Call) -> Any:
+        raise internal_error("feedback/upload is not implemented yet")
+
+
+def _policy_dict(policy: Any) -> dict[str, Any]:
+    if isinstance(policy, dict):
+        return policy
+    import msgspec
+
+    return msgspec.to_builtins(policy)

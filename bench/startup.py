@@ -1,0 +1,120 @@
+"""Foundation benchmark: cold start, round trip and pipelined throughput over stdio.
+
+    python bench/startup.py [--cmd "codex-app-server"] [--reference "codex app-server"]
+
+Prints one table; with --reference the same workload runs against the reference binary (each with
+its own temporary CODEX_HOME) and the ratios ours/reference are shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+INIT = b'{"id":0,"method":"initialize","params":{"clientInfo":{"name":"bench","version":"1"}}}\n'
+
+
+class Session:
+    def __init__(self, command: list[str], home: str) -> None:
+        env = dict(os.environ, CODEX_HOME=home)
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, env=env)
+
+    def send(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def read(self) -> bytes:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+
+
+def cold_start(command: list[str], home: str, runs: int = 10) -> float:
+    samples = []
+    for _ in range(runs):
+        session = Session(command, home)
+        session.send(INIT)
+        line = session.read()
+        samples.append(time.perf_counter() - session.started)
+        assert b'"result"' in line, line
+        session.close()
+    return statistics.median(samples) * 1000
+
+
+def round_trips(command: list[str], home: str, count: int = 2000) -> tuple[float, float]:
+    session = Session(command, home)
+    session.send(INIT)
+    session.read()
+    samples = []
+    for index in range(count):
+        request = json.dumps({"id": index + 1, "method": "getUserAgent"}).encode() + b"\n"
+        begin = time.perf_counter()
+        session.send(request)
+        session.read()
+        samples.append(time.perf_counter() - begin)
+    session.close()
+    samples.sort()
+    return samples[len(samples) // 2] * 1e6, samples[int(len(samples) * 0.99)] * 1e6
+
+
+def pipelined(command: list[str], home: str, count: int = 10_000) -> float:
+    session = Session(command, home)
+    session.send(INIT)
+    session.read()
+    payload = b"".join(
+        json.dumps({"id": index + 1, "method": "getUserAgent"}).encode() + b"\n" for index in range(count)
+    )
+    begin = time.perf_counter()
+    writer = threading.Thread(target=session.send, args=(payload,))
+    writer.start()
+    for _ in range(count):
+        session.read()
+    elapsed = time.perf_counter() - begin
+    writer.join()
+    session.close()
+    return elapsed * 1000
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as home:
+        cold = cold_start(command, home)
+        p50, p99 = round_trips(command, home)
+        total = pipelined(command, home)
+    return {"cold start to initialize reply, median of 10 (ms)": cold, "getUserAgent round trip p50 (µs)": p50,
+            "getUserAgent round trip p99 (µs)": p99, "10,000 pipelined getUserAgent (ms)": total}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cmd", default="codex-app-server")
+    parser.add_argument("--reference", default=None, help='e.g. "npx codex app-server" (0.58.0)')
+    args = parser.parse_args()
+    ours = measure(shlex.split(args.cmd))
+    theirs = measure(shlex.split(args.reference)) if args.reference else None
+    header = f"{'metric':<52} {'ours':>10}"
+    if theirs:
+        header += f" {'reference':>10} {'ours/ref':>9}"
+    print(header)
+    for name, value in ours.items():
+        row = f"{name:<52} {value:>10.1f}"
+        if theirs:
+            row += f" {theirs[name]:>10.1f} {value / theirs[name]:>9.2f}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

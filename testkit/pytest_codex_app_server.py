@@ -1,0 +1,303 @@
+"""pytest fixtures for codex-app-server: start the server as a subprocess and talk to it as an IDE does.
+
+This module is imported into every pytest run of an environment where it is installed, so it
+imports nothing heavy and nothing of the server: the server is found by command
+(`--codex-app-server-cmd`, `$CODEX_APP_SERVER_CMD`, else `codex-app-server` on PATH).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_TIMEOUT = 30.0
+_STDERR_KEEP = 200_000
+_CLIENTS_KEY = pytest.StashKey[list["AppServerClient"]]()
+
+
+class JsonRpcError(Exception):
+    """The server answered a request with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, request_id: Any = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class ServerRequest:
+    """A server→client request (`execCommandApproval`, `applyPatchApproval`)."""
+
+    id: Any
+    method: str
+    params: Any
+
+
+@dataclass
+class _Inbox:
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    responses: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    notifications: deque[tuple[str, Any]] = field(default_factory=deque)
+    requests: deque[ServerRequest] = field(default_factory=deque)
+    closed: bool = False
+
+
+class AppServerClient:
+    """One codex-app-server process and the JSON-RPC session with it over stdio."""
+
+    def __init__(self, command: Sequence[str], codex_home: Path, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.codex_home = codex_home
+        self.command = list(command)
+        self.lines: list[str] = []  # every stdout line, in order
+        self.all_notifications: list[tuple[str, Any]] = []
+        self._inbox = _Inbox()
+        self._next_id = 1
+        self._write_lock = threading.Lock()
+        self._stderr: deque[bytes] = deque()
+        self._stderr_size = 0
+        full_env = dict(os.environ if env is None else env)
+        full_env["CODEX_HOME"] = str(codex_home)
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+        )
+        threading.Thread(target=self._read_stdout, name="codex-stdout", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="codex-stderr", daemon=True).start()
+
+    # -- sending -------------------------------------------------------------------------------
+    def send_raw(self, data: bytes | str) -> None:
+        """Write bytes as they are (add the newline yourself)."""
+        payload = data.encode() if isinstance(data, str) else data
+        with self._write_lock:
+            assert self.process.stdin is not None
+            self.process.stdin.write(payload)
+            self.process.stdin.flush()
+
+    def send(self, method: str, params: Any = None, *, request_id: Any = None) -> Any:
+        """Send a request without waiting; returns its id."""
+        if request_id is None:
+            request_id = self._next_id
+            self._next_id += 1
+        message: dict[str, Any] = {"id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send_raw(json.dumps(message) + "\n")
+        return request_id
+
+    def notify(self, method: str, params: Any = None) -> None:
+        message: dict[str, Any] = {"method": method}
+        if params is not None:
+            message["params"] = params
+        self.send_raw(json.dumps(message) + "\n")
+
+    def request(self, method: str, params: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        """Send a request and return its result; a JSON-RPC error raises JsonRpcError."""
+        return self.wait_response(self.send(method, params), timeout)
+
+    def wait_response(self, request_id: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        message = self._wait(
+            lambda inbox: inbox.responses.pop(request_id, None), timeout, f"response to {request_id!r}"
+        )
+        if "error" in message:
+            error = message["error"] or {}
+            raise JsonRpcError(error.get("code"), error.get("message"), request_id)
+        return message.get("result")
+
+    def initialize(self, name: str = "pytest", version: str = "0.0.0") -> Any:
+        return self.request("initialize", {"clientInfo": {"name": name, "version": version}})
+
+    # -- receiving -----------------------------------------------------------------------------
+    def wait_notification(self, method: str, timeout: float = DEFAULT_TIMEOUT,
+                          where: Callable[[Any], bool] | None = None) -> Any:
+        """Return the params of the first not-yet-taken notification `method` (matching `where`)."""
+
+        def take(inbox: _Inbox) -> Any:
+            for index, (name, params) in enumerate(inbox.notifications):
+                if name == method and (where is None or where(params)):
+                    del inbox.notifications[index]
+                    return (params,)
+            return None
+
+        return self._wait(take, timeout, f"notification {method}")[0]
+
+    def take_notifications(self) -> list[tuple[str, Any]]:
+        """Every notification not taken yet, in arrival order (and forget them)."""
+        with self._inbox.lock:
+            taken = list(self._inbox.notifications)
+            self._inbox.notifications.clear()
+        return taken
+
+    def next_server_request(self, timeout: float = DEFAULT_TIMEOUT) -> ServerRequest:
+        return self._wait(lambda inbox: inbox.requests.popleft() if inbox.requests else None, timeout,
+                          "a server request")
+
+    def answer(self, request: ServerRequest, result: Any) -> None:
+        self.send_raw(json.dumps({"id": request.id, "result": result}) + "\n")
+
+    def answer_error(self, request: ServerRequest, code: int, message: str) -> None:
+        self.send_raw(json.dumps({"id": request.id, "error": {"code": code, "message": message}}) + "\n")
+
+    def stderr_text(self) -> str:
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self, timeout: float = 10.0) -> int:
+        """Close stdin (EOF) and wait for the exit code; kill if it does not exit."""
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def _wait(self, take: Callable[[_Inbox], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._inbox.lock:
+            while True:
+                found = take(self._inbox)
+                if found is not None:
+                    return found
+                if self._inbox.closed:
+                    raise EOFError(f"server closed its output while waiting for {what}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+                self._inbox.lock.wait(remaining)
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for raw in iter(self.process.stdout.readline, b""):
+            text = raw.decode("utf-8", "replace")
+            self.lines.append(text)
+            try:
+                message = json.loads(text)
+            except ValueError:
+                continue
+            with self._inbox.lock:
+                if not isinstance(message, dict):
+                    pass
+                elif "method" in message and "id" in message:
+                    self._inbox.requests.append(ServerRequest(message["id"], message["method"], message.get("params")))
+                elif "method" in message:
+                    entry = (message["method"], message.get("params"))
+                    self._inbox.notifications.append(entry)
+                    self.all_notifications.append(entry)
+                else:
+                    self._inbox.responses[message.get("id")] = message
+                self._inbox.lock.notify_all()
+        with self._inbox.lock:
+            self._inbox.closed = True
+            self._inbox.lock.notify_all()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):  # type: ignore[union-attr]
+            self._stderr.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size > _STDERR_KEEP and len(self._stderr) > 1:
+                self._stderr_size -= len(self._stderr.popleft())
+
+
+def server_command(config: pytest.Config | None = None) -> list[str]:
+    """The command that starts the server: option, then environment, then PATH."""
+    text = None
+    if config is not None:
+        text = config.getoption("codex_app_server_cmd", default=None)
+    text = text or os.environ.get("CODEX_APP_SERVER_CMD")
+    if text:
+        return shlex.split(text)
+    found = shutil.which("codex-app-server")
+    if found is None:
+        raise pytest.UsageError(
+            "codex-app-server is not on PATH: install it, or pass --codex-app-server-cmd / set CODEX_APP_SERVER_CMD"
+        )
+    return [found]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("codex-app-server")
+    group.addoption("--codex-app-server-cmd", dest="codex_app_server_cmd", default=None,
+                    help="command that starts codex-app-server (default: $CODEX_APP_SERVER_CMD or PATH)")
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path) -> Path:
+    """A fresh, empty CODEX_HOME for one test."""
+    home = tmp_path / "codex-home"
+    home.mkdir(mode=0o700)
+    return home
+
+
+StartServer = Callable[..., AppServerClient]
+
+
+@pytest.fixture
+def codex_app_server_factory(request: pytest.FixtureRequest, codex_home: Path) -> Iterator[StartServer]:
+    """Start servers: `start(config_toml=None, args=(), env=None, initialize=True, codex_home=None)`.
+
+    Every server started is closed at the end of the test; their stderr is attached to a failing
+    test's report."""
+    clients: list[AppServerClient] = []
+    request.node.stash[_CLIENTS_KEY] = clients
+    command = server_command(request.config)
+
+    def start(config_toml: str | None = None, args: Sequence[str] = (), env: dict[str, str] | None = None,
+              initialize: bool = True, home: Path | None = None, cwd: Path | None = None) -> AppServerClient:
+        target = home or codex_home
+        target.mkdir(parents=True, exist_ok=True)
+        if config_toml is not None:
+            (target / "config.toml").write_text(config_toml, encoding="utf-8")
+        client = AppServerClient([*command, *args], target, env=env, cwd=cwd)
+        clients.append(client)
+        if initialize:
+            client.initialize()
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def codex_app_server(codex_app_server_factory: StartServer) -> AppServerClient:
+    """A server on a fresh CODEX_HOME, already past `initialize`."""
+    return codex_app_server_factory()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        for index, client in enumerate(item.stash.get(_CLIENTS_KEY, [])):
+            text = client.stderr_text()
+            if text:
+                report.sections.append((f"codex-app-server #{index} stderr", text))
+    return report
+
+
+__all__ = ["AppServerClient", "JsonRpcError", "ServerRequest", "server_command"]
+

@@ -15,6 +15,7 @@ from typing import Any
 
 LOG_LEVEL_ENV = "CODEX_APP_SERVER_LOG"
 SHUTDOWN_GRACE_S = 2.0
+DAEMON_SHUTDOWN_GRACE_S = 5.0
 STDIO_CONNECTION = 0
 
 # Feature actors in start order (dependencies first); each is (peer name, "module:Class").
@@ -38,16 +39,27 @@ Commands:
   generate-json-schema --out DIR
                            write the JSON Schema of every message type we speak
   mock-model [...]         run the scripted OpenAI-compatible model server (see its --help)
+  daemon start|stop|status run one long-lived server for many clients on a unix socket
+  proxy [--sock PATH]      bridge stdin/stdout to a running daemon (for IDEs that launch a child)
+
+Transports (--listen URL, repeatable): stdio:// (the default; --stdio is the same),
+unix:// ($CODEX_HOME/app-server-control/app-server-control.sock), unix://PATH, ws://IP:PORT
+(port 0 picks a free one; every upgrade needs `Authorization: Bearer <token>`).
 """
 
 
 def _configure_logging() -> None:
-    level = os.environ.get(LOG_LEVEL_ENV, "WARNING").upper()
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from actors.log_ring import RING
+
+    level = getattr(logging, os.environ.get(LOG_LEVEL_ENV, "WARNING").upper(), logging.WARNING)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(level)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(stderr)
+    # The ring keeps recent INFO lines for feedback bundles even when stderr shows only warnings.
+    root.addHandler(RING)
+    root.setLevel(min(level, logging.INFO))
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -67,8 +79,16 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help="the Codex home directory (default: $CODEX_HOME, else ~/.codex; created 0700 if missing)",
     )
+    parser.add_argument("--listen", action="append", default=[], metavar="URL", help="a transport to serve")
+    parser.add_argument("--stdio", action="store_true", help="serve stdio as well (same as --listen stdio://)")
+    parser.add_argument("--ws-token-file", type=Path, default=None,
+                        help="file holding the bearer token ws:// clients must send (default: generated)")
+    parser.add_argument("--ws-allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a browser Origin allowed to open a websocket (default: none)")
+    parser.add_argument("--sock", type=Path, default=None, help="proxy: the daemon's socket path")
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("command", nargs="?", default=None)
+    parser.add_argument("--daemonized", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("command", nargs="*", default=[])
     return parser.parse_args(list(argv))
 
 
@@ -88,12 +108,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(mock_model_main(argv[1:]))
     _configure_logging()
     args = _parse_args(argv)
-    if args.command == "generate-json-schema":
+    command = args.command
+    if command == ["generate-json-schema"]:
         sys.exit(_generate_json_schema(args.out))
-    if args.command not in (None, "app-server"):
-        print(f"error: unknown command {args.command!r}\n\n{USAGE}", file=sys.stderr)
+    if command and command[0] in ("daemon", "proxy"):
+        sys.exit(_control(args))
+    if command not in ([], ["app-server"]):
+        print(f"error: unknown command {' '.join(command)!r}\n\n{USAGE}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(serve_stdio(args))
+    sys.exit(serve(args))
+
+
+def _control(args: argparse.Namespace) -> int:
+    from actors import daemon_control
+    from actors.sockets import default_socket_path
+
+    codex_home = resolve_codex_home(args.codex_home)
+    match args.command:
+        case ["proxy"]:
+            return daemon_control.proxy(args.sock or default_socket_path(codex_home))
+        case ["daemon", "start"]:
+            extra = [item for text in args.overrides for item in ("-c", text)]
+            if args.ws_token_file:
+                extra += ["--ws-token-file", str(args.ws_token_file)]
+            for origin in args.ws_allow_origin:
+                extra += ["--ws-allow-origin", origin]
+            return daemon_control.daemon_start(codex_home, args.listen, extra)
+        case ["daemon", "stop"]:
+            return daemon_control.daemon_stop(codex_home)
+        case ["daemon", "status"]:
+            return daemon_control.daemon_status(codex_home)
+    print(f"error: unknown command {' '.join(args.command)!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
 
 
 def _load_config(args: argparse.Namespace) -> Any:
@@ -151,9 +197,15 @@ def _kill_running_commands() -> None:
     kill_all(grace=SHUTDOWN_GRACE_S)
 
 
-def serve_stdio(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace) -> int:
     config = _load_config(args)
     from messages.internal import ConnectionClosed, ConnectionOpened, Incoming
+
+    listen = list(args.listen) + (["stdio://"] if args.stdio else [])
+    if not listen:
+        listen = ["stdio://"]
+    use_stdio = "stdio://" in listen
+    socket_urls = [url for url in listen if url != "stdio://"]
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -163,23 +215,44 @@ def serve_stdio(args: argparse.Namespace) -> int:
     server = Server(config)
     server.start()
     router = server.router
-    stdout = sys.stdout.buffer
-    router.tell(ConnectionOpened(STDIO_CONNECTION, stdout))
-
-    def read_stdin() -> None:
-        stdin = sys.stdin.buffer
+    listeners = None
+    if socket_urls:
         try:
-            for line in iter(stdin.readline, b""):
-                router.tell(Incoming(STDIO_CONNECTION, line))
-        except Exception:  # noqa: BLE001 - a broken stdin ends the session like EOF
-            logging.getLogger(__name__).exception("reading stdin failed")
-        stop.set()
+            listeners = _start_listeners(args, config.codex_home, socket_urls, router)
+        except _StartupError as error:
+            print(f"Error: {error}", file=sys.stderr)
+            server.stop()
+            _flush_quietly()
+            os._exit(1)
 
-    threading.Thread(target=read_stdin, name="stdin-reader", daemon=True).start()
+    if use_stdio:
+        router.tell(ConnectionOpened(STDIO_CONNECTION, sys.stdout.buffer))
+
+        def read_stdin() -> None:
+            stdin = sys.stdin.buffer
+            try:
+                for line in iter(stdin.readline, b""):
+                    router.tell(Incoming(STDIO_CONNECTION, line))
+            except Exception:  # noqa: BLE001 - a broken stdin ends the session like EOF
+                logging.getLogger(__name__).exception("reading stdin failed")
+            if listeners is None:
+                stop.set()
+            else:
+                # With sockets listening, stdin EOF ends only the stdio connection (DECISIONS 13).
+                router.tell(ConnectionClosed(STDIO_CONNECTION))
+
+        threading.Thread(target=read_stdin, name="stdin-reader", daemon=True).start()
+
     while not stop.wait(3600):
         pass
+    grace = SHUTDOWN_GRACE_S if listeners is None else DAEMON_SHUTDOWN_GRACE_S
     # The backstop: whatever hangs, the process is gone shortly after the grace period.
-    threading.Timer(SHUTDOWN_GRACE_S + 1.0, lambda: os._exit(0)).start()
+    threading.Timer(grace + 1.0, lambda: os._exit(0)).start()
+    if listeners is not None:
+        listeners.close()
+        from actors.daemon_control import remove_pid_file
+
+        remove_pid_file(config.codex_home)
     try:
         router.tell(ConnectionClosed(STDIO_CONNECTION))
     except Exception:  # noqa: BLE001
@@ -187,6 +260,43 @@ def serve_stdio(args: argparse.Namespace) -> int:
     server.stop()
     _flush_quietly()
     os._exit(0)
+
+
+class _StartupError(Exception):
+    pass
+
+
+def _start_listeners(args: argparse.Namespace, codex_home: Path, urls: list[str], router: Any) -> Any:
+    from actors import daemon_control
+    from actors.sockets import SocketListeners, WsPolicy, default_socket_path, ensure_ws_token, socket_alive
+
+    listeners = SocketListeners()
+    policy: WsPolicy | None = None
+    for url in urls:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            raise _StartupError(f"invalid --listen URL {url!r}")
+        if scheme == "unix":
+            path = Path(rest) if rest else default_socket_path(codex_home)
+            if path.exists() or path.is_symlink():
+                if socket_alive(path):
+                    record = daemon_control.read_live_pid(codex_home)
+                    pid = record["pid"] if record else "unknown"
+                    raise _StartupError(f"already running at {path} (pid {pid})")
+                path.unlink()  # stale: nothing accepts on it
+            bound = listeners.listen_unix(path, router)
+        elif scheme == "ws":
+            host, _, port = rest.rpartition(":")
+            if not host or not port.isdigit():
+                raise _StartupError(f"invalid --listen URL {url!r}: expected ws://IP:PORT")
+            if policy is None:
+                policy = WsPolicy(ensure_ws_token(codex_home, args.ws_token_file), tuple(args.ws_allow_origin))
+            bound = listeners.listen_ws(host.strip("[]"), int(port), router, policy)
+        else:
+            raise _StartupError(f"unsupported --listen URL {url!r}")
+        print(f"listening on {bound}", file=sys.stderr, flush=True)
+    daemon_control.write_pid_file(codex_home)
+    return listeners
 
 
 def _flush_quietly() -> None:

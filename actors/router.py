@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,7 @@ from messages.catalog import CLIENT_REQUESTS
 from messages.decode import decode_params
 
 from actors.user_agent import user_agent
+from messages.daemon import DAEMON_REQUESTS, DaemonStatusResponse
 from messages.internal import (
     Call,
     ClientAnswer,
@@ -20,11 +23,14 @@ from messages.internal import (
     ConnectionOpened,
     Failure,
     Incoming,
+    LoadedConversations,
     Reply,
 )
 from messages.jsonrpc import INVALID_REQUEST, PARSE_ERROR, RpcError
 
 log = logging.getLogger(__name__)
+
+SERVER_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +84,12 @@ _HANDLERS: dict[str, tuple[str, str]] = {
     "execOneOffCommand": ("system", "exec_one_off_command"),
     # Beyond 0.58:
     "account/login/complete": ("login", "account_login_complete"),
+    "daemon/status": ("router", "daemon_status"),
 }
 
 ROUTES: dict[str, Route] = {
-    method: Route(method, params, *_HANDLERS[method], result) for method, (params, result) in CLIENT_REQUESTS.items()
+    method: Route(method, params, *_HANDLERS[method], result)
+    for method, (params, result) in {**CLIENT_REQUESTS, **DAEMON_REQUESTS}.items()
 }
 
 _UNKNOWN_METHOD_TAIL = ", ".join(f"`{method}`" for method in ROUTES)
@@ -107,6 +115,8 @@ class RouterActor(pykka.ThreadingActor):
         self._outgoing = outgoing
         self._actors = actors
         self._connections: dict[int, _Connection] = {}
+        self._started = time.monotonic()
+        self._loaded_conversations: int | None = None
 
     def on_receive(self, message: Any) -> Any:
         try:
@@ -117,6 +127,8 @@ class RouterActor(pykka.ThreadingActor):
                 self._outgoing.tell(message)
             elif isinstance(message, ConnectionClosed):
                 self._on_closed(message)
+            elif isinstance(message, LoadedConversations):
+                self._loaded_conversations = message.count
         except Exception:
             log.exception("router failed handling %s", type(message).__name__)
         return None
@@ -189,6 +201,9 @@ class RouterActor(pykka.ThreadingActor):
         if not state.initialized:
             self._fail(connection, request_id, INVALID_REQUEST, "Not initialized")
             return
+        if method == "daemon/status":
+            self._outgoing.tell(Reply(connection, request_id, self._status()))
+            return
         actor = self._actors.get(route.actor)
         if actor is None:
             self._fail(connection, request_id, -32603, f"{method} is not implemented yet")
@@ -205,6 +220,15 @@ class RouterActor(pykka.ThreadingActor):
         if raw is None:
             raise RpcError(INVALID_REQUEST, "Invalid request: missing field `params`")
         return decode_params(route.params, raw)
+
+    def _status(self) -> DaemonStatusResponse:
+        return DaemonStatusResponse(
+            pid=os.getpid(),
+            version=SERVER_VERSION,
+            uptime_seconds=round(time.monotonic() - self._started, 1),
+            connections=len(self._connections),
+            loaded_conversations=self._loaded_conversations,
+        )
 
     # -- connections ---------------------------------------------------------------------------
     def _on_closed(self, message: ConnectionClosed) -> None:

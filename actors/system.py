@@ -10,7 +10,7 @@ import pykka
 
 from actors.base import FeatureActor
 from actors.models import list_models
-from messages.internal import Call
+from messages.internal import Call, FindRollout
 from messages.jsonrpc import internal_error, invalid_request
 
 
@@ -62,8 +62,31 @@ class SystemActor(FeatureActor):
             name="exec-one-off",
         )
 
-    def feedback_upload(self, call: Call) -> Any:
-        raise internal_error("feedback/upload is not implemented yet")
+    def feedback_upload(self, call: Call) -> dict[str, Any]:
+        """Answer at once (as 0.58); write the bundle, and post it only when `feedback.url` is set."""
+        from actors.ids import uuid7_string
+
+        params = call.params
+        thread_id = params.conversation_id or f"no-active-thread-{uuid7_string()}"
+        codex_home = Path(self.config.codex_home)
+        feedback_table = self.config.raw.get("feedback") if isinstance(self.config.raw, dict) else None
+        url = feedback_table.get("url") if isinstance(feedback_table, dict) else None
+        archive = self.peers.get("archive")
+
+        def work() -> None:
+            from actors.feedback import post_bundle, write_bundle
+            from actors.log_ring import RING
+
+            rollout = None
+            if params.include_logs and params.conversation_id and archive is not None:
+                rollout = archive.ask(FindRollout(params.conversation_id), timeout=10)
+            lines = RING.lines() if params.include_logs else None
+            path = write_bundle(codex_home, thread_id, params.classification, params.reason, lines, rollout)
+            if isinstance(url, str) and url:
+                post_bundle(url, path)
+
+        self.run_in_worker(None, work, name="feedback")
+        return {"threadId": thread_id}
 
 
 def _policy_dict(policy: Any) -> dict[str, Any]:

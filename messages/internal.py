@@ -153,3 +153,10 @@ class Incoming(msgspec.Struct, frozen=True):
 
     connection: int
     line: bytes
+
+
+class LoadedConversations(msgspec.Struct, frozen=True):
+    """Told to the router by the conversations manager whenever the number of loaded ones changes
+    (reported by `daemon/status`)."""
+
+    count: int

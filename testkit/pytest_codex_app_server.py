@@ -55,41 +55,21 @@ class _Inbox:
     closed: bool = False
 
 
-class AppServerClient:
-    """One codex-app-server process and the JSON-RPC session with it over stdio."""
+class JsonRpcSession:
+    """A JSON-RPC session with the server: requests, notifications, server requests. Subclasses
+    provide the transport (`send_raw`) and feed every received message text to `_deliver`."""
 
-    def __init__(self, command: Sequence[str], codex_home: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
-        self.codex_home = codex_home
-        self.command = list(command)
-        self.lines: list[str] = []  # every stdout line, in order
+    def __init__(self) -> None:
+        self.lines: list[str] = []  # every message received, in order
         self.all_notifications: list[tuple[str, Any]] = []
         self._inbox = _Inbox()
         self._next_id = 1
         self._write_lock = threading.Lock()
-        self._stderr: deque[bytes] = deque()
-        self._stderr_size = 0
-        full_env = dict(os.environ if env is None else env)
-        full_env["CODEX_HOME"] = str(codex_home)
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=str(cwd) if cwd else None,
-        )
-        threading.Thread(target=self._read_stdout, name="codex-stdout", daemon=True).start()
-        threading.Thread(target=self._read_stderr, name="codex-stderr", daemon=True).start()
+
+    def send_raw(self, data: bytes | str) -> None:
+        raise NotImplementedError
 
     # -- sending -------------------------------------------------------------------------------
-    def send_raw(self, data: bytes | str) -> None:
-        """Write bytes as they are (add the newline yourself)."""
-        payload = data.encode() if isinstance(data, str) else data
-        with self._write_lock:
-            assert self.process.stdin is not None
-            self.process.stdin.write(payload)
-            self.process.stdin.flush()
 
     def send(self, method: str, params: Any = None, *, request_id: Any = None) -> Any:
         """Send a request without waiting; returns its id."""
@@ -155,8 +135,87 @@ class AppServerClient:
     def answer_error(self, request: ServerRequest, code: int, message: str) -> None:
         self.send_raw(json.dumps({"id": request.id, "error": {"code": code, "message": message}}) + "\n")
 
+    def _wait(self, take: Callable[[_Inbox], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._inbox.lock:
+            while True:
+                found = take(self._inbox)
+                if found is not None:
+                    return found
+                if self._inbox.closed:
+                    raise EOFError(f"server closed its output while waiting for {what}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+                self._inbox.lock.wait(remaining)
+
+    def _deliver(self, text: str) -> None:
+        self.lines.append(text)
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        with self._inbox.lock:
+            if not isinstance(message, dict):
+                pass
+            elif "method" in message and "id" in message:
+                self._inbox.requests.append(ServerRequest(message["id"], message["method"], message.get("params")))
+            elif "method" in message:
+                entry = (message["method"], message.get("params"))
+                self._inbox.notifications.append(entry)
+                self.all_notifications.append(entry)
+            else:
+                self._inbox.responses[message.get("id")] = message
+            self._inbox.lock.notify_all()
+
+    def _mark_closed(self) -> None:
+        with self._inbox.lock:
+            self._inbox.closed = True
+            self._inbox.lock.notify_all()
+
+
+class AppServerClient(JsonRpcSession):
+    """One codex-app-server process and the JSON-RPC session with it over stdio."""
+
+    def __init__(self, command: Sequence[str], codex_home: Path, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        super().__init__()
+        self.codex_home = codex_home
+        self.command = list(command)
+        self._stderr: deque[bytes] = deque()
+        self._stderr_size = 0
+        full_env = dict(os.environ if env is None else env)
+        full_env["CODEX_HOME"] = str(codex_home)
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+        )
+        threading.Thread(target=self._read_stdout, name="codex-stdout", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="codex-stderr", daemon=True).start()
+
+    def send_raw(self, data: bytes | str) -> None:
+        """Write bytes to stdin as they are (add the newline yourself)."""
+        payload = data.encode() if isinstance(data, str) else data
+        with self._write_lock:
+            assert self.process.stdin is not None
+            self.process.stdin.write(payload)
+            self.process.stdin.flush()
+
     def stderr_text(self) -> str:
         return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def wait_stderr(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Wait until the server's stderr contains `text`; return all of stderr."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_text():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stderr never said {text!r}: {self.stderr_text()[-2000:]}")
+            time.sleep(0.02)
+        return self.stderr_text()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self, timeout: float = 10.0) -> int:
@@ -174,44 +233,11 @@ class AppServerClient:
                 self.process.wait(5)
         return self.process.returncode
 
-    def _wait(self, take: Callable[[_Inbox], Any], timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        with self._inbox.lock:
-            while True:
-                found = take(self._inbox)
-                if found is not None:
-                    return found
-                if self._inbox.closed:
-                    raise EOFError(f"server closed its output while waiting for {what}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-                self._inbox.lock.wait(remaining)
-
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
         for raw in iter(self.process.stdout.readline, b""):
-            text = raw.decode("utf-8", "replace")
-            self.lines.append(text)
-            try:
-                message = json.loads(text)
-            except ValueError:
-                continue
-            with self._inbox.lock:
-                if not isinstance(message, dict):
-                    pass
-                elif "method" in message and "id" in message:
-                    self._inbox.requests.append(ServerRequest(message["id"], message["method"], message.get("params")))
-                elif "method" in message:
-                    entry = (message["method"], message.get("params"))
-                    self._inbox.notifications.append(entry)
-                    self.all_notifications.append(entry)
-                else:
-                    self._inbox.responses[message.get("id")] = message
-                self._inbox.lock.notify_all()
-        with self._inbox.lock:
-            self._inbox.closed = True
-            self._inbox.lock.notify_all()
+            self._deliver(raw.decode("utf-8", "replace"))
+        self._mark_closed()
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -220,6 +246,45 @@ class AppServerClient:
             self._stderr_size += len(chunk)
             while self._stderr_size > _STDERR_KEEP and len(self._stderr) > 1:
                 self._stderr_size -= len(self._stderr.popleft())
+
+
+class SocketClient(JsonRpcSession):
+    """A JSON-RPC session with a daemon over a WebSocket (a unix socket path, or ws://host:port
+    with a bearer token). `websockets` is imported only when this is used."""
+
+    def __init__(self, *, unix_path: str | Path | None = None, url: str | None = None, token: str | None = None,
+                 origin: str | None = None) -> None:
+        super().__init__()
+        from websockets.sync.client import connect, unix_connect
+
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        if unix_path is not None:
+            path = str(unix_path)
+            if len(path.encode()) > 107 and os.path.islink(path):
+                path = os.readlink(path)
+            self.ws = unix_connect(path, uri="ws://localhost/", max_size=None, compression=None,
+                                   additional_headers=headers)
+        else:
+            assert url is not None
+            self.ws = connect(url, max_size=None, compression=None, additional_headers=headers,
+                              origin=origin, proxy=None)  # type: ignore[arg-type]
+        threading.Thread(target=self._read_frames, name="codex-ws", daemon=True).start()
+
+    def send_raw(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        with self._write_lock:
+            self.ws.send(text.rstrip("\n"))
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def _read_frames(self) -> None:
+        try:
+            for frame in self.ws:
+                self._deliver(frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - a closed socket ends the session
+            pass
+        self._mark_closed()
 
 
 def server_command(config: pytest.Config | None = None) -> list[str]:
@@ -288,6 +353,71 @@ def codex_app_server(codex_app_server_factory: StartServer) -> AppServerClient:
     return codex_app_server_factory()
 
 
+class Daemon:
+    """A server process listening on a unix socket (and optionally loopback ws://) for many clients."""
+
+    def __init__(self, process: AppServerClient, socket_path: Path, ws_url: str | None, token: str | None) -> None:
+        self.process = process
+        self.socket_path = socket_path
+        self.ws_url = ws_url
+        self.token = token
+        self.clients: list[SocketClient] = []
+
+    def connect(self, initialize: bool = True, name: str = "pytest", over: str = "unix") -> SocketClient:
+        if over == "ws":
+            client = SocketClient(url=self.ws_url, token=self.token)
+        else:
+            client = SocketClient(unix_path=self.socket_path)
+        self.clients.append(client)
+        if initialize:
+            client.initialize(name=name)
+        return client
+
+    def stop(self) -> int:
+        for client in self.clients:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if self.process.process.poll() is None:
+            self.process.process.terminate()
+        return self.process.close()
+
+
+@pytest.fixture
+def codex_daemon_factory(codex_app_server_factory: StartServer, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start daemons: `start(ws=False, args=(), config_toml=None)` → Daemon on a temp socket."""
+    daemons: list[Daemon] = []
+
+    def start(ws: bool = False, args: Sequence[str] = (), config_toml: str | None = None,
+              socket_path: Path | None = None) -> Daemon:
+        path = socket_path or (tmp_path / f"daemon{len(daemons)}.sock")
+        listen = ["--listen", f"unix://{path}"]
+        if ws:
+            listen += ["--listen", "ws://127.0.0.1:0"]
+        process = codex_app_server_factory(config_toml=config_toml, args=[*listen, *args], initialize=False)
+        ws_url = token = None
+        process.wait_stderr(f"listening on unix://{path}")
+        if ws:
+            text = process.wait_stderr("listening on ws://")
+            ws_url = text.split("listening on ws://", 1)[1].split()[0]
+            ws_url = f"ws://{ws_url}"
+            token = (process.codex_home / "app-server-control" / "ws-token").read_text().strip()
+        daemon = Daemon(process, path, ws_url, token)
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()
+
+
+@pytest.fixture
+def codex_daemon(codex_daemon_factory: Callable[..., Daemon]) -> Daemon:
+    """A daemon on a temp unix socket and a loopback websocket."""
+    return codex_daemon_factory(ws=True)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
@@ -299,5 +429,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-__all__ = ["AppServerClient", "JsonRpcError", "ServerRequest", "server_command"]
+__all__ = [
+    "AppServerClient",
+    "Daemon",
+    "JsonRpcError",
+    "JsonRpcSession",
+    "ServerRequest",
+    "SocketClient",
+    "server_command",
+]
 

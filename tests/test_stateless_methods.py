@@ -1,0 +1,160 @@
+"""Methods that need no model, login or stored conversation (PROTOCOL.md §4.1, §4.14–4.19)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from pytest_codex_app_server import JsonRpcError
+
+MODEL_IDS = ["gpt-5.1-codex", "gpt-5.1-codex-mini", "gpt-5.1"]
+
+
+def test_model_list_returns_the_three_presets_in_wire_order(codex_app_server):
+    result = codex_app_server.request("model/list", {})
+    assert [model["id"] for model in result["data"]] == MODEL_IDS
+    assert result["nextCursor"] is None
+    first = result["data"][0]
+    assert list(first) == ["id", "model", "displayName", "description", "supportedReasoningEfforts",
+                           "defaultReasoningEffort", "isDefault"]
+    assert first["supportedReasoningEfforts"][0] == {
+        "reasoningEffort": "low", "description": "Fastest responses with limited reasoning"}
+    assert [model["isDefault"] for model in result["data"]] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("params", "ids", "cursor"),
+    [
+        ({"limit": 1}, MODEL_IDS[:1], "1"),
+        ({"limit": 0}, MODEL_IDS[:1], "1"),
+        ({"limit": 2, "cursor": "1"}, MODEL_IDS[1:], None),
+        ({"cursor": "+1"}, MODEL_IDS[1:], None),
+        ({"cursor": "3"}, [], None),
+        ({"limit": 99}, MODEL_IDS, None),
+    ],
+)
+def test_model_list_paging(codex_app_server, params, ids, cursor):
+    result = codex_app_server.request("model/list", params)
+    assert [model["id"] for model in result["data"]] == ids
+    assert result["nextCursor"] == cursor
+
+
+@pytest.mark.parametrize(
+    ("cursor", "message"),
+    [("-1", "invalid cursor: -1"), (" 1", "invalid cursor:  1"), ("abc", "invalid cursor: abc"),
+     ("4", "cursor 4 exceeds total models 3")],
+)
+def test_model_list_cursor_errors(codex_app_server, cursor, message):
+    with pytest.raises(JsonRpcError) as error:
+        codex_app_server.request("model/list", {"cursor": cursor})
+    assert (error.value.code, error.value.message) == (-32600, message)
+
+
+def test_thread_compact_is_not_implemented_as_in_058(codex_app_server):
+    with pytest.raises(JsonRpcError) as error:
+        codex_app_server.request("thread/compact", {"threadId": "bogus"})
+    assert (error.value.code, error.value.message) == (-32603, "thread/compact is not implemented yet")
+    with pytest.raises(JsonRpcError) as missing:
+        codex_app_server.request("thread/compact", {})
+    assert missing.value.message == "Invalid request: missing field `threadId`"
+
+
+def test_exec_one_off_command_runs_unconfined_only_when_asked(codex_app_server, tmp_path):
+    full = {"mode": "danger-full-access"}
+    result = codex_app_server.request("execOneOffCommand", {"command": ["echo", "hello"], "sandboxPolicy": full})
+    assert result == {"exitCode": 0, "stdout": "hello\n", "stderr": ""}
+    mixed = codex_app_server.request(
+        "execOneOffCommand",
+        {"command": ["sh", "-c", "echo out; echo err 1>&2; exit 3"], "sandboxPolicy": full, "cwd": str(tmp_path)},
+    )
+    assert mixed == {"exitCode": 3, "stdout": "out\n", "stderr": "err\n"}
+    with pytest.raises(JsonRpcError) as empty:
+        codex_app_server.request("execOneOffCommand", {"command": [], "sandboxPolicy": full})
+    assert (empty.value.code, empty.value.message) == (-32600, "command must not be empty")
+    with pytest.raises(JsonRpcError) as missing:
+        codex_app_server.request("execOneOffCommand", {"command": ["/no/such/program"], "sandboxPolicy": full})
+    assert (missing.value.code, missing.value.message) == (
+        -32603, "exec failed: No such file or directory (os error 2)")
+    with pytest.raises(JsonRpcError) as timed_out:
+        codex_app_server.request("execOneOffCommand",
+                                 {"command": ["sleep", "5"], "sandboxPolicy": full, "timeoutMs": 200})
+    assert timed_out.value.message == "exec failed: sandbox error: command timed out"
+
+
+def test_exec_one_off_command_keeps_answering_other_requests_meanwhile(codex_app_server):
+    slow = codex_app_server.send("execOneOffCommand",
+                                 {"command": ["sleep", "2"], "sandboxPolicy": {"mode": "danger-full-access"}})
+    assert codex_app_server.request("getUserAgent")["userAgent"]
+    assert not any(f'"id":{slow},' in line for line in codex_app_server.lines)
+    assert codex_app_server.wait_response(slow)["exitCode"] == 0
+
+
+def test_exec_one_off_camel_case_policy_is_rejected_like_058(codex_app_server):
+    with pytest.raises(JsonRpcError) as error:
+        codex_app_server.request("execOneOffCommand",
+                                 {"command": ["true"], "sandboxPolicy": {"mode": "dangerFullAccess"}})
+    assert error.value.code == -32600
+    assert error.value.message.startswith("Invalid request: unknown variant `dangerFullAccess`")
+
+
+def test_git_diff_to_remote_outside_a_repository_fails_with_the_debug_path(codex_app_server, tmp_path):
+    target = tmp_path / 'no "repo"'
+    target.mkdir()
+    with pytest.raises(JsonRpcError) as error:
+        codex_app_server.request("gitDiffToRemote", {"cwd": str(target)})
+    escaped = str(target).replace('"', '\\"')
+    assert (error.value.code, error.value.message) == (
+        -32600, f'failed to compute git diff to remote for cwd: "{escaped}"')
+
+
+def test_feedback_upload_answers_at_once_and_writes_a_private_bundle(codex_app_server):
+    result = codex_app_server.request("feedback/upload", {"classification": "bug", "includeLogs": True,
+                                                          "reason": "it broke"})
+    assert result["threadId"].startswith("no-active-thread-")
+    given = codex_app_server.request("feedback/upload", {"classification": "bug", "includeLogs": False,
+                                                         "conversationId": "01a20b1c-2dc0-75c1-8229-94f813206ed2"})
+    assert given == {"threadId": "01a20b1c-2dc0-75c1-8229-94f813206ed2"}
+    folder = codex_app_server.codex_home / "feedback"
+    for _ in range(200):
+        bundles = sorted(folder.glob("*.json")) if folder.exists() else []
+        if len(bundles) == 2:
+            break
+        codex_app_server.request("getUserAgent")
+    assert len(bundles) == 2
+    contents = [json.loads(path.read_text()) for path in bundles]
+    assert {bundle["classification"] for bundle in contents} == {"bug"}
+    assert all(stat.S_IMODE(os.stat(path).st_mode) == 0o600 for path in bundles)
+
+
+def test_invalid_config_fails_start_up_like_058(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('profile = "nope"\n')
+    result = subprocess.run([sys.executable, "-c", "import server; server.main()"],
+                            env={**os.environ, "CODEX_HOME": str(home)}, capture_output=True, text=True,
+                            timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("Error: error loading config: config profile `nope` not found")
+    assert result.stdout == ""
+
+
+def test_missing_codex_home_is_created_private(tmp_path):
+    home = tmp_path / "fresh" / "home"
+    result = subprocess.run([sys.executable, "-c", "import server; server.main()"],
+                            env={**os.environ, "CODEX_HOME": str(home)}, capture_output=True, text=True,
+                            timeout=30, input="")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_app_server_subcommand_is_accepted(tmp_path):
+    request = '{"id":1,"method":"initialize","params":{"clientInfo":{"name":"ide","version":"9"}}}\n'
+    result = subprocess.run([sys.executable, "-c", "import server; server.main()", "app-server"],
+                            env={**os.environ, "CODEX_HOME": str(tmp_path)}, capture_output=True, text=True,
+                            timeout=30, input=request)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["result"]["userAgent"].endswith("(ide; 9)")

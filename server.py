@@ -213,7 +213,13 @@ def serve(args: argparse.Namespace) -> int:
     _install_debug_signal()
 
     server = Server(config)
-    server.start()
+    try:
+        server.start()
+    except Exception:  # noqa: BLE001 - actor threads would keep a half-started process alive
+        logging.getLogger(__name__).exception("start-up failed")
+        server.stop()
+        _flush_quietly()
+        os._exit(1)
     router = server.router
     listeners = None
     if socket_urls:

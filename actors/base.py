@@ -9,7 +9,7 @@ from typing import Any
 
 import pykka
 
-from messages.internal import Call, Failure, Notify, Peers, Reply, ServerCall, WorkDone
+from messages.internal import Call, ConnectionClosed, Failure, Notify, Peers, Reply, ServerCall, WorkDone
 from messages.jsonrpc import INTERNAL_ERROR, RpcError
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class FeatureActor(pykka.ThreadingActor):
         return None
 
     def on_message(self, message: Any) -> Any:
+        if isinstance(message, ConnectionClosed):
+            return None  # nothing of this actor is tied to a connection
         log.warning("%s ignored unexpected message %r", type(self).__name__, type(message).__name__)
         return None
 

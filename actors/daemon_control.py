@@ -158,8 +158,12 @@ def proxy(socket_path: Path) -> int:
     try:
         from websockets.sync.client import unix_connect
 
-        ws = unix_connect(connectable_path(socket_path), uri="ws://localhost/", max_size=None, compression=None,
-                          open_timeout=10)
+        options: dict[str, Any] = {"uri": "ws://localhost/", "max_size": None, "compression": None,
+                                   "open_timeout": 10}
+        try:
+            ws = unix_connect(connectable_path(socket_path), legacy=True, **options)
+        except TypeError:  # websockets before 17 has no `legacy` and connects directly anyway
+            ws = unix_connect(connectable_path(socket_path), **options)
     except Exception as error:  # noqa: BLE001 - any failure to connect is the same answer
         print(f"error: cannot connect to the app-server daemon at {socket_path}: {error}", file=sys.stderr)
         return 1

@@ -51,14 +51,17 @@ class SystemActor(FeatureActor):
         from actors.exec_runner import exec_one_off
 
         params = call.params
-        policy = self.config.sandbox_policy
-        if params.sandbox_policy is not None:
-            policy = _policy_dict(params.sandbox_policy)
-        cwd = Path(params.cwd) if params.cwd is not None else Path(os.getcwd())
+        request = {
+            "command": list(params.command),
+            "cwd": params.cwd,
+            "timeoutMs": params.timeout_ms,
+            "sandboxPolicy": _policy_dict(params.sandbox_policy) if params.sandbox_policy is not None else None,
+        }
         env = command_env(self.config.shell_environment_policy)
+        default_cwd = os.getcwd()
         return self.run_in_worker(
             call,
-            lambda: exec_one_off(list(params.command), cwd, env, params.timeout_ms, policy),
+            lambda: exec_one_off(request, default_cwd, env, default_policy=self.config.sandbox_policy),
             name="exec-one-off",
         )
 

@@ -262,12 +262,12 @@ class SocketClient(JsonRpcSession):
             path = str(unix_path)
             if len(path.encode()) > 107 and os.path.islink(path):
                 path = os.readlink(path)
-            self.ws = unix_connect(path, uri="ws://localhost/", max_size=None, compression=None,
-                                   additional_headers=headers)
+            self.ws = _direct(unix_connect, path, uri="ws://localhost/", max_size=None, compression=None,
+                              additional_headers=headers)
         else:
             assert url is not None
-            self.ws = connect(url, max_size=None, compression=None, additional_headers=headers,
-                              origin=origin, proxy=None)  # type: ignore[arg-type]
+            self.ws = _direct(connect, url, max_size=None, compression=None, additional_headers=headers,
+                              origin=origin, proxy=None)
         threading.Thread(target=self._read_frames, name="codex-ws", daemon=True).start()
 
     def send_raw(self, data: bytes | str) -> None:
@@ -275,8 +275,18 @@ class SocketClient(JsonRpcSession):
         with self._write_lock:
             self.ws.send(text.rstrip("\n"))
 
-    def close(self) -> None:
-        self.ws.close()
+    def close(self, timeout: float = 2.0) -> None:
+        """Close gracefully; a connection wedged by unread data is cut at the socket instead."""
+        closer = threading.Thread(target=self.ws.close, daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            import socket
+
+            try:
+                self.ws.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _read_frames(self) -> None:
         try:
@@ -285,6 +295,14 @@ class SocketClient(JsonRpcSession):
         except Exception:  # noqa: BLE001 - a closed socket ends the session
             pass
         self._mark_closed()
+
+
+def _direct(opener: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Open a websocket for direct use (newer websockets warn unless told it is not a context manager)."""
+    try:
+        return opener(*args, legacy=True, **kwargs)
+    except TypeError:
+        return opener(*args, **kwargs)
 
 
 def server_command(config: pytest.Config | None = None) -> list[str]:

@@ -136,10 +136,17 @@ def test_sigterm_exits_zero_and_removes_the_socket(codex_daemon_factory):
 
 def test_a_stalled_client_does_not_delay_another(codex_daemon):
     stalled = codex_daemon.connect(name="stalled")
-    # Send many requests and never read the replies on this connection.
-    payload = "".join(json.dumps({"id": index, "method": "getUserAgent"}) + "\n" for index in range(100, 5100))
-    for line in payload.splitlines():
-        stalled.ws.send(line)
+    lines = [json.dumps({"id": index, "method": "getUserAgent"}) for index in range(100, 20100)]
+
+    def flood() -> None:
+        # Keeps writing requests and never reads a reply; its own sends block once buffers fill.
+        try:
+            for line in lines:
+                stalled.ws.send(line)
+        except Exception:  # noqa: BLE001 - the daemon may close this connection; that is allowed
+            pass
+
+    threading.Thread(target=flood, daemon=True).start()
     other = codex_daemon.connect(name="other")
     for _ in range(20):
         assert other.request("getUserAgent", timeout=30)["userAgent"].endswith("(other; 0.0.0)")

@@ -15,7 +15,7 @@ UNKNOWN_METHOD = (
     "`archiveConversation`, `sendUserMessage`, `sendUserTurn`, `interruptConversation`, `addConversationListener`, "
     "`removeConversationListener`, `gitDiffToRemote`, `loginApiKey`, `loginChatGpt`, `cancelLoginChatGpt`, "
     "`logoutChatGpt`, `getAuthStatus`, `getUserSavedConfig`, `setDefaultModel`, `getUserAgent`, `userInfo`, "
-    "`fuzzyFileSearch`, `execOneOffCommand`, `account/login/complete`"
+    "`fuzzyFileSearch`, `execOneOffCommand`, `account/login/complete`, `daemon/status`"
 )
 
 

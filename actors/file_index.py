@@ -1,0 +1,592 @@
+"""The file lists the fuzzy search ranks: one index per root, walked as codex 0.58 walks.
+
+0.58 walks with the `ignore` crate (`WalkBuilder` defaults plus `hidden(false)`,
+`follow_links(true)`, `require_git(false)`), so:
+
+* `.ignore`, `.gitignore` (nested, with negations, also outside a git repository),
+  `.git/info/exclude` of a repository and the global git excludes file are honoured; the
+  directories above the root contribute their ignore files too (`parents(true)`);
+* with `require_git(false)` the crate never notices `.git` directories, so a `.gitignore`
+  above a nested repository still applies inside it;
+* precedence: `.ignore` beats `.gitignore` beats `info/exclude` beats the global file; in one
+  kind, the deepest directory decides; in one file, the last matching line decides;
+* hidden files and `.git/` contents are walked; symlinks are followed (a link back to an
+  ancestor is skipped); everything that is not a directory is a result, names that are not
+  valid UTF-8 are not.
+
+The index remembers every directory's modification time (and its ignore files'), so a refresh
+re-stats directories and re-walks only the subtrees that changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+IGNORE_FILE = ".ignore"
+GITIGNORE_FILE = ".gitignore"
+KIND_IGNORE, KIND_GIT, KIND_EXCLUDE = range(3)
+
+# -- gitignore patterns, as the ignore crate reads them ----------------------------------------
+
+
+def _glob_to_regex(glob: str) -> str:
+    """Translate one glob (literal separators, backslash escapes) into a regex body."""
+    out: list[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        if c == "*":
+            if glob.startswith("**", i):
+                at_start = i == 0 or glob[i - 1] == "/"
+                at_end = i + 2 == n or glob[i + 2] == "/"
+                if at_start and at_end:
+                    if i + 2 == n:  # trailing "**": anything below
+                        out.append(".*")
+                        i += 2
+                        continue
+                    out.append("(?:.*/)?")  # "**/": zero or more directories
+                    i += 3
+                    continue
+                out.append("[^/]*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            if j < n and glob[j] in "!^":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:
+                out.append(re.escape(c))
+            else:
+                body = glob[i + 1 : j]
+                negate = body[:1] in ("!", "^")
+                if negate:
+                    body = body[1:]
+                body = body.replace("\\", "\\\\")
+                out.append("[" + ("^" if negate else "") + body + "]")
+                i = j
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(glob[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _trim_trailing_space(line: str) -> str:
+    end = len(line)
+    while end > 0 and line[end - 1] == " ":
+        if end >= 2 and line[end - 2] == "\\":
+            break
+        end -= 1
+    return line[:end]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    whitelist: bool
+    only_dir: bool
+
+
+class IgnoreFile:
+    """The rules of one ignore file, rooted at `base` (a path prefix ending with `/`)."""
+
+    __slots__ = ("any", "base", "rules")
+
+    def __init__(self, base: str, lines: list[str]) -> None:
+        self.base = base
+        rules: list[_Rule] = []
+        for raw in lines:
+            line = raw.rstrip("\r")
+            if not line or line.startswith("#"):
+                continue
+            line = _trim_trailing_space(line)
+            whitelist = False
+            absolute = False
+            if line.startswith(("\\!", "\\#")):
+                line = line[1:]
+                absolute = line.startswith("/")
+            else:
+                if line.startswith("!"):
+                    whitelist = True
+                    line = line[1:]
+                if line.startswith("/"):
+                    line = line[1:]
+                    absolute = True
+            only_dir = False
+            if line.endswith("/"):
+                only_dir = True
+                line = line[:-1]
+                if line.endswith("\\"):
+                    line = line[:-1]
+            if not line:
+                continue
+            if not absolute and "/" not in line and not line.startswith("**/"):
+                line = "**/" + line
+            if line.endswith("/**"):
+                line += "/*"
+            try:
+                regex = re.compile("(?s:" + _glob_to_regex(line) + r")\Z")
+            except re.error:
+                continue
+            rules.append(_Rule(regex, whitelist, only_dir))
+        self.rules = tuple(rules)
+        self.any = re.compile("|".join(f"(?:{r.regex.pattern})" for r in rules)) if rules else None
+
+    def match(self, rel: str, is_dir: bool) -> int:
+        """1 ignored, -1 whitelisted, 0 no opinion; `rel` is relative to `base`."""
+        if self.any is None or self.any.match(rel) is None:
+            return 0
+        for rule in reversed(self.rules):
+            if rule.only_dir and not is_dir:
+                continue
+            if rule.regex.match(rel):
+                return -1 if rule.whitelist else 1
+        return 0
+
+
+def read_ignore_file(path: str, base: str) -> IgnoreFile | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    text = data.decode("utf-8", "replace")
+    parsed = IgnoreFile(base, text.split("\n"))
+    return parsed if parsed.rules else None
+
+
+def _git_dir_of(directory: str) -> str | None:
+    """The git directory of a repository whose work tree is `directory`, if `.git` is there."""
+    dot_git = os.path.join(directory, ".git")
+    try:
+        st = os.stat(dot_git)
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        git_dir = dot_git
+    else:
+        try:
+            with open(dot_git, encoding="utf-8", errors="replace") as handle:
+                first = handle.readline().strip()
+        except OSError:
+            return None
+        if not first.startswith("gitdir:"):
+            return None
+        git_dir = os.path.join(directory, first[len("gitdir:") :].strip())
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as handle:
+            git_dir = os.path.join(git_dir, handle.read().strip())
+    except OSError:
+        pass
+    return git_dir
+
+
+def global_excludes_file(home: str | None, env: dict[str, str]) -> str | None:
+    """git's core.excludesFile, else $XDG_CONFIG_HOME/git/ignore (or ~/.config/git/ignore)."""
+    if not home:
+        return None
+    xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    for config in (os.path.join(xdg, "git", "config"), os.path.join(home, ".gitconfig")):
+        try:
+            with open(config, encoding="utf-8", errors="replace") as handle:
+                section = ""
+                value = None
+                for line in handle:
+                    line = line.strip()
+                    if line.startswith("["):
+                        section = line.strip("[]").strip().lower()
+                    elif section == "core" and "=" in line:
+                        key, _, val = line.partition("=")
+                        if key.strip().lower() == "excludesfile":
+                            value = val.strip().strip('"')
+                if value:
+                    return os.path.expanduser(value) if value.startswith("~") else value
+        except OSError:
+            continue
+    return os.path.join(xdg, "git", "ignore")
+
+
+# -- the rules in force in one directory --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One directory's ignore rules plus, flattened, every rule in force there.
+
+    `active` lists (kind, rules, above_root) from this directory upwards, so deciding an entry
+    only visits the ignore files that exist.
+    """
+
+    parent: _Level | None
+    active: tuple[tuple[int, IgnoreFile, bool], ...]
+
+
+@dataclass
+class _Context:
+    root_abs: str  # canonical root, joined with an entry's name for rules above the root
+    global_rules: IgnoreFile | None
+
+
+def _decide(level: _Level, ctx: _Context, path: str, name: str, rel: str, is_dir: bool) -> bool:
+    """True when the entry at `path` (full path as walked) is ignored."""
+    active = level.active
+    if len(active) == 1 and ctx.global_rules is None:
+        _kind, rules, above_root = active[0]
+        probe = ctx.root_abs.rstrip("/") + "/" + name if above_root else path
+        return probe.startswith(rules.base) and rules.match(probe[len(rules.base) :], is_dir) > 0
+    found = [0, 0, 0]
+    above_probe = ""
+    for kind, rules, above_root in active:
+        if found[kind]:
+            continue
+        if above_root:
+            # The ignore crate matches rules from above the root against
+            # <canonical root>/<entry name>, whatever the entry's depth.
+            if not above_probe:
+                above_probe = ctx.root_abs.rstrip("/") + "/" + name
+            probe = above_probe
+        else:
+            probe = path
+        if probe.startswith(rules.base):
+            found[kind] = rules.match(probe[len(rules.base) :], is_dir)
+    for verdict in found:
+        if verdict:
+            return verdict > 0
+    if ctx.global_rules is not None:
+        return ctx.global_rules.match(rel, is_dir) > 0
+    return False
+
+
+def _make_level(directory: str, parent: _Level | None, above_root: bool, names: set[str] | None = None) -> _Level:
+    """Read the ignore files of `directory`; `names` (when known) says which entries exist."""
+    base = directory if directory.endswith("/") else directory + "/"
+    own: list[tuple[int, IgnoreFile, bool]] = []
+    if names is None or IGNORE_FILE in names:
+        rules = read_ignore_file(base + IGNORE_FILE, base)
+        if rules is not None:
+            own.append((KIND_IGNORE, rules, above_root))
+    if names is None or GITIGNORE_FILE in names:
+        rules = read_ignore_file(base + GITIGNORE_FILE, base)
+        if rules is not None:
+            own.append((KIND_GIT, rules, above_root))
+    if names is None or ".git" in names:
+        git_dir = _git_dir_of(directory)
+        if git_dir:
+            rules = read_ignore_file(os.path.join(git_dir, "info", "exclude"), base)
+            if rules is not None:
+                own.append((KIND_EXCLUDE, rules, above_root))
+    inherited = parent.active if parent is not None else ()
+    if not own and parent is not None:
+        return parent
+    return _Level(parent, tuple(own) + inherited)
+
+
+def _ignore_stamp(directory: str) -> tuple[int, ...]:
+    stamps = []
+    for name in (IGNORE_FILE, GITIGNORE_FILE):
+        try:
+            st = os.stat(os.path.join(directory, name))
+            stamps.extend((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            stamps.extend((0, 0, 0))
+    return tuple(stamps)
+
+
+# -- walking --------------------------------------------------------------------------------
+
+
+class Cancelled(Exception):
+    """The walk was asked to stop."""
+
+
+_NO_STAMP = (0, 0, 0, 0, 0, 0)
+
+
+@dataclass
+class _DirRecord:
+    level: _Level
+    parent_level: _Level | None
+    mtime_ns: int
+    ignore_stamp: tuple[int, ...]
+    ancestors: frozenset[tuple[int, int]]
+    files: list[str] = field(default_factory=list)  # relative paths of the files directly here
+    subdirs: list[str] = field(default_factory=list)  # relative paths of walked subdirectories
+
+
+def _utf8_ok(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class RootIndex:
+    """Every file under one root (relative paths), plus what a refresh needs."""
+
+    def __init__(self, root: str, home: str | None, env: dict[str, str]) -> None:
+        self.root = root
+        self.home = home
+        self.env = env
+        self.dirs: dict[str, _DirRecord] = {}
+        self.paths: list[str] = []
+        self.generation = 0
+        self.last_refresh = 0.0
+        self.last_used = 0.0
+        self.lock = threading.Lock()
+        self.derived: dict[object, object] = {}  # caches keyed by generation-aware keys
+        self._ctx: _Context | None = None
+        self._top: _Level | None = None
+
+    # a root that is missing or a file has no files
+    def build(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.dirs = {}
+        try:
+            st = os.stat(self.root)
+        except OSError:
+            self._publish()
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            self._publish()
+            return
+        root_abs = os.path.realpath(self.root)
+        excludes = global_excludes_file(self.home, self.env)
+        global_rules = read_ignore_file(excludes, "") if excludes else None
+        self._ctx = _Context(root_abs, global_rules)
+        top: _Level | None = None
+        ancestors = []
+        parent = os.path.dirname(root_abs)
+        while True:
+            ancestors.append(parent)
+            up = os.path.dirname(parent)
+            if up == parent:
+                break
+            parent = up
+        for directory in reversed(ancestors):
+            top = _make_level(directory, top, above_root=True)
+        self._top = top
+        self._walk("", top, frozenset({(st.st_dev, st.st_ino)}), should_stop)
+        self._publish()
+
+    def _full(self, rel: str) -> str:
+        if not rel:
+            return self.root
+        return os.path.join(self.root, rel)
+
+    def _walk(
+        self,
+        rel: str,
+        parent_level: _Level | None,
+        ancestors: frozenset[tuple[int, int]],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        assert self._ctx is not None
+        ctx = self._ctx
+        stack = [(rel, parent_level, ancestors)]
+        count = 0
+        while stack:
+            rel, parent_level, ancestors = stack.pop()
+            directory = self._full(rel)
+            try:
+                st = os.stat(directory)
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            names = {entry.name for entry in entries}
+            level = _make_level(directory, parent_level, False, names)
+            stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else _NO_STAMP
+            record = _DirRecord(level, parent_level, st.st_mtime_ns, stamp, ancestors)
+            self.dirs[rel] = record
+            ancestors = ancestors | {(st.st_dev, st.st_ino)}
+            prefix = directory if directory.endswith("/") else directory + "/"
+            rel_prefix = rel + "/" if rel else ""
+            plain = not level.active and ctx.global_rules is None
+            for entry in entries:
+                count += 1
+                if count & 1023 == 0 and should_stop():
+                    raise Cancelled
+                name = entry.name
+                if not name.isascii() and not _utf8_ok(name):
+                    continue
+                try:
+                    is_dir = entry.is_dir()  # follows symlinks
+                    is_link = is_dir and entry.is_symlink()
+                    if not is_dir and not entry.is_file() and entry.is_symlink():
+                        os.stat(entry.path)  # a dangling link is an error the walker skips
+                except OSError:
+                    continue
+                child = rel_prefix + name
+                if not plain and _decide(level, ctx, prefix + name, name, child, is_dir):
+                    continue
+                if is_dir:
+                    if is_link:
+                        try:
+                            cst = entry.stat()
+                        except OSError:
+                            continue
+                        key = (cst.st_dev, cst.st_ino)
+                        if key in ancestors:
+                            continue  # a link back into its own ancestry
+                        stack.append((child, level, ancestors | {key}))
+                    else:
+                        stack.append((child, level, ancestors))
+                    record.subdirs.append(child)
+                else:
+                    record.files.append(child)
+
+    def _publish(self) -> None:
+        paths: list[str] = []
+        for record in self.dirs.values():
+            paths.extend(record.files)
+        paths.sort()
+        with self.lock:
+            self.paths = paths
+            self.generation += 1
+            self.derived = {}
+            self.last_refresh = time.monotonic()
+
+    def refresh(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Re-stat every directory; re-walk the subtrees that changed. True when anything did."""
+        if self._ctx is None:
+            before = len(self.paths)
+            self.build(should_stop)
+            return before != len(self.paths)
+        changed: list[str] = []
+        for rel, record in list(self.dirs.items()):
+            directory = self._full(rel)
+            try:
+                st = os.stat(directory)
+            except OSError:
+                changed.append(rel)
+                continue
+            if st.st_mtime_ns != record.mtime_ns or _ignore_stamp(directory) != record.ignore_stamp:
+                changed.append(rel)
+        if not changed:
+            with self.lock:
+                self.last_refresh = time.monotonic()
+            return False
+        changed.sort()
+        tops: list[str] = []
+        for rel in changed:
+            if any(rel == t or rel.startswith(t + "/") or t == "" for t in tops):
+                continue
+            tops.append(rel)
+        for top in tops:
+            record = self.dirs.get(top)
+            if record is None:
+                continue
+            # forget the subtree, then walk it again with the same inherited rules
+            for rel in [r for r in self.dirs if r == top or top == "" or r.startswith(top + "/")]:
+                del self.dirs[rel]
+            self._walk(top, record.parent_level, record.ancestors, should_stop)
+        self._publish()
+        return True
+
+
+class IndexStore:
+    """Indexes by root string, shared by the search workers; bounded and evicted when unused."""
+
+    def __init__(
+        self,
+        max_paths: int = 2_000_000,
+        idle_seconds: float = 600.0,
+        refresh_seconds: float = 1.0,
+        home: str | None = None,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_paths = max_paths
+        self.idle_seconds = idle_seconds
+        self.refresh_seconds = refresh_seconds
+        self.home = home
+        self.env = env if env is not None else dict(os.environ)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._indexes: dict[str, RootIndex] = {}
+        self._building: dict[str, threading.Event] = {}
+        self._refreshing: set[str] = set()
+
+    def get(self, root: str, should_stop: Callable[[], bool] = lambda: False) -> RootIndex:
+        """The index of `root`, built now if there is none (another worker's build is shared)."""
+        while True:
+            with self._lock:
+                index = self._indexes.get(root)
+                if index is not None:
+                    index.last_used = self.clock()
+                    self._maybe_refresh(root, index)
+                    return index
+                pending = self._building.get(root)
+                if pending is None:
+                    pending = threading.Event()
+                    self._building[root] = pending
+                    mine = True
+                else:
+                    mine = False
+            if not mine:
+                while not pending.wait(0.05):
+                    if should_stop():
+                        raise Cancelled
+                continue
+            index = RootIndex(root, self.home, self.env)
+            try:
+                index.build()
+            finally:
+                with self._lock:
+                    del self._building[root]
+                    if index.generation:
+                        index.last_used = self.clock()
+                        self._indexes[root] = index
+                        self._evict()
+                pending.set()
+            return index
+
+    def _maybe_refresh(self, root: str, index: RootIndex) -> None:
+        if root in self._refreshing or time.monotonic() - index.last_refresh < self.refresh_seconds:
+            return
+        self._refreshing.add(root)
+
+        def run() -> None:
+            try:
+                index.refresh()
+            except Exception:  # noqa: BLE001 - a failed refresh keeps the old list
+                pass
+            finally:
+                with self._lock:
+                    self._refreshing.discard(root)
+
+        threading.Thread(target=run, name="fuzzy-refresh", daemon=True).start()
+
+    def _evict(self) -> None:
+        now = self.clock()
+        for root, index in list(self._indexes.items()):
+            if now - index.last_used > self.idle_seconds:
+                del self._indexes[root]
+        total = sum(len(i.paths) for i in self._indexes.values())
+        for root, index in sorted(self._indexes.items(), key=lambda kv: kv[1].last_used):
+            if total <= self.max_paths or len(self._indexes) == 1:
+                break
+            total -= len(index.paths)
+            del self._indexes[root]
+
+    def evict_idle(self) -> None:
+        with self._lock:
+            self._evict()
+
+    def roots(self) -> list[str]:
+        with self._lock:
+            return list(self._indexes)

@@ -1,0 +1,7 @@
+"""`python -m codex_mock_model [--script FILE] [--port 0]`."""
+
+import sys
+
+from codex_mock_model.server import main
+
+raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,147 @@
+"""nucleo-compatible scoring: the reference scorer and the search's fast path agree with 0.58."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from actors.file_index import IndexStore
+from actors.fuzzy_search import search_roots
+from actors.nucleo import Pattern, graphemes_first, score_paths, split_atoms
+
+# PROTOCOL.md §4.17, observed on codex app-server 0.58.0.
+CALIBRATION = [
+    ("main", "main.txt", 114, [0, 1, 2, 3]),
+    ("main", "src/main.py", 109, [4, 5, 6, 7]),
+    ("main", "tests/test_main.py", 104, [11, 12, 13, 14]),
+    ("btn", "src/components/Button.tsx", 59, [15, 17, 20]),
+    ("fbb", "src/components/FooBarBaz.ts", 68, [15, 18, 21]),
+    ("abc", "abc.txt", 88, [0, 1, 2]),
+    ("abc", "a_b_c.txt", 78, [0, 2, 4]),
+    ("abc", "xaxbxc.txt", 42, [1, 3, 5]),
+    ("tsx", "src/components/Button.tsx", 80, [22, 23, 24]),
+    ("readme", "README.md", 166, [0, 1, 2, 3, 4, 5]),
+    ("readme", "docs/readme.md", 159, [5, 6, 7, 8, 9, 10]),
+    ("src/c", "src/components/Button.tsx", 140, [0, 1, 2, 3, 4]),
+    ("comp but", "src/components/Button.tsx", 193, [4, 5, 6, 7, 15, 16, 17]),
+    ("s/u/h", "src/utils/helpers.py", 108, [0, 3, 4, 9, 10]),
+    ("s/u/h", "src/utils/Main_Helper.py", 100, [0, 3, 4, 9, 15]),
+    ("mn", "src/main.py", 46, [4, 7]),
+]
+
+
+@pytest.mark.parametrize(("query", "path", "score", "indices"), CALIBRATION)
+def test_reference_scorer_matches_calibration(query: str, path: str, score: int, indices: list[int]) -> None:
+    assert Pattern(query).indices(path) == (score, indices)
+    assert Pattern(query).score(path) == score
+
+
+@pytest.fixture
+def calibration_tree(tmp_path: Path) -> Path:
+    for _query, path, _score, _indices in CALIBRATION:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+    return tmp_path
+
+
+@pytest.mark.parametrize(("query", "path", "score", "indices"), CALIBRATION)
+def test_fast_path_matches_calibration(
+    calibration_tree: Path, query: str, path: str, score: int, indices: list[int]
+) -> None:
+    store = IndexStore(home=None, env={})
+    files = search_roots(store, query, [str(calibration_tree)], lambda: False)["files"]
+    found = [f for f in files if f["path"] == path]
+    assert found, f"{path} missing from {files}"
+    assert (found[0]["score"], found[0]["indices"]) == (score, indices)
+
+
+def test_smart_case() -> None:
+    assert Pattern("MAIN").score("MAIN.md") is not None
+    assert Pattern("MAIN").score("main.md") is None
+    assert Pattern("main").score("MAIN.md") is not None
+
+
+def test_smart_normalisation() -> None:
+    assert Pattern("cafe").indices("café.txt") == Pattern("cafe").indices("cafe.txt")
+    assert Pattern("café").score("cafe.txt") is None
+    assert Pattern("café").score("café.txt") is not None
+
+
+def test_atoms_sum_and_special_characters_are_literal() -> None:
+    both = Pattern("comp but").score("src/components/Button.tsx")
+    assert both == Pattern("comp").score("src/components/Button.tsx") + Pattern("but").score(
+        "src/components/Button.tsx"
+    )
+    assert Pattern("^src").score("src/a") is None
+    assert Pattern("^src").score("x^src") is not None
+    assert Pattern("!x").score("a!x") is not None
+    assert split_atoms("a\\ b c") == ["a\\ b", "c"]
+    assert Pattern("a\\ b").atoms[0].needle == "a b"
+
+
+def test_whitespace_only_query_matches_everything_with_zero() -> None:
+    assert Pattern("   ").indices("anything") == (0, [])
+
+
+def test_normalisation_table_quirk_of_0_3_1() -> None:
+    # U+1D08 normalises to the sixth target of the first table ('A'), as the 0.58 binary does.
+    assert Pattern("a").score("\u1d08.txt") is not None
+    assert Pattern("e").score("\u1d08") is None
+
+
+def test_graphemes_keep_first_code_point() -> None:
+    assert graphemes_first("e\u0301te\u0301") == "ete"
+    assert graphemes_first("a\r\nb") == "a\rb"
+    assert graphemes_first("\U0001f1eb\U0001f1f7x") == "\U0001f1ebx"
+
+
+def test_decomposed_name_is_matched_bytewise_like_0_58() -> None:
+    # graphemes all start with ASCII, so nucleo 0.3.1 scores the raw UTF-8 bytes
+    assert Pattern("ete").indices("e\u0301te\u0301") == (80, [0, 3, 4])
+
+
+def test_long_needle_falls_back_to_greedy() -> None:
+    path = "a" * 3000 + "b"
+    assert Pattern("ab").score(path) is not None
+    needle = "ab" * 60
+    hay = "xa" * 900 + "b" * 5 + ("ab" * 60)
+    assert Pattern(needle).score(hay) is not None
+
+
+def test_fast_path_agrees_with_reference_on_random_trees(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    alphabet = "abcdemnrstABMR019_-./é"
+    made: set[str] = set()
+    for _ in range(400):
+        parts = [
+            "".join(rng.choice(alphabet[:-2] + "é") for _ in range(rng.randint(1, 7))) for _ in range(rng.randint(1, 3))
+        ]
+        if any(p in (".", "..") or p.startswith(".") for p in parts):
+            continue
+        path = "/".join(parts)
+        target = tmp_path / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.is_dir():
+                target.touch()
+                made.add(path)
+        except OSError:
+            continue
+    all_files = sorted(
+        os.path.relpath(os.path.join(d, f), tmp_path) for d, _dirs, files in os.walk(tmp_path) for f in files
+    )
+    store = IndexStore(home=None, env={})
+    queries = ["a", "m", "ab", "mn", "abc", "Ab", "e", "é", "a b", "d_", "r/a", "mna", "st m", "0"]
+    queries += ["".join(rng.choice("abdemnrst_") for _ in range(rng.randint(2, 5))) for _ in range(20)]
+    for query in queries:
+        expected = score_paths(query, all_files)
+        got = search_roots(store, query, [str(tmp_path)], lambda: False)["files"]
+        assert [f["score"] for f in got] == [e[1] for e in expected[:50]], query
+        # equal scores may pick different paths at the cut, never different scores or indices
+        by_path = {e[0]: e for e in expected}
+        for f in got:
+            assert (f["score"], f["indices"]) == (by_path[f["path"]][1], by_path[f["path"]][2]), query

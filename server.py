@@ -173,10 +173,10 @@ class Server:
             module_name, class_name = target.split(":")
             actor_class = getattr(importlib.import_module(module_name), class_name)
             self.features[name] = actor_class.start(self.outgoing, self.config)
-        peers = Peers(dict(self.features))
+        self.router = RouterActor.start(self.outgoing, dict(self.features))
+        peers = Peers({**self.features, "router": self.router})
         for ref in self.features.values():
             ref.tell(peers)
-        self.router = RouterActor.start(self.outgoing, dict(self.features))
 
     def stop(self) -> None:
         _kill_running_commands()

@@ -10,11 +10,11 @@ from typing import Any
 
 import msgspec
 import pykka
-from messages.catalog import CLIENT_REQUESTS
-from messages.decode import decode_params
 
 from actors.user_agent import user_agent
+from messages.catalog import CLIENT_REQUESTS
 from messages.daemon import DAEMON_REQUESTS, DaemonStatusResponse
+from messages.decode import decode_params
 from messages.internal import (
     Call,
     ClientAnswer,

@@ -212,14 +212,8 @@ class RouterActor(pykka.ThreadingActor):
 
     @staticmethod
     def _decode(route: Route, message: dict[str, Any]) -> Any:
-        raw = message.get("params")
-        if route.params is None:
-            if raw is None or raw == {}:
-                return None
-            raise RpcError(INVALID_REQUEST, f"Invalid request: invalid type: {_serde_kind(raw)}, expected unit")
-        if raw is None:
-            raise RpcError(INVALID_REQUEST, "Invalid request: missing field `params`")
-        return decode_params(route.params, raw)
+        # `decode_params` owns every serde-worded error, unit params and a missing `params` included.
+        return decode_params(route.params, message.get("params"))
 
     def _status(self) -> DaemonStatusResponse:
         return DaemonStatusResponse(
@@ -243,19 +237,3 @@ class RouterActor(pykka.ThreadingActor):
     def _fail(self, connection: int, request_id: int | str | None, code: int, text: str) -> None:
         self._outgoing.tell(Failure(connection, request_id, code, text))
 
-
-def _serde_kind(value: Any) -> str:
-    """How serde names an unexpected JSON value in `invalid type: …` messages."""
-    if isinstance(value, bool):
-        return f"boolean `{'true' if value else 'false'}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f"string {msgspec.json.encode(value).decode()}"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "null"

@@ -332,8 +332,17 @@ def _generate_json_schema(out: Path | None) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     schemas = schema_for_generation()
+    import msgspec
+
+    from messages.daemon import DAEMON_REQUESTS
+
+    for params_type, result_type in DAEMON_REQUESTS.values():
+        for struct in (params_type, result_type):
+            schemas[struct.__name__] = msgspec.json.schema(struct)
     for name, schema in schemas.items():
-        (out / f"{name}.json").write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+        target = out / f"{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
     try:
         from codex_mock_model.script import script_json_schema
     except ImportError:

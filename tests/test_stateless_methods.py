@@ -158,3 +158,48 @@ def test_app_server_subcommand_is_accepted(tmp_path):
                             timeout=30, input=request)
     assert result.returncode == 0
     assert json.loads(result.stdout)["result"]["userAgent"].endswith("(ide; 9)")
+
+
+def test_exec_one_off_command_is_confined_by_its_sandbox_policy(codex_app_server, tmp_path):
+    inside, outside = tmp_path / "work", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    write = ["sh", "-c", "echo data > \"$0\"/f.txt && echo wrote", "{}"]
+    # tmp_path lives under /tmp, which workspace-write allows unless excluded.
+    policy = {"mode": "workspace-write", "writable_roots": [str(inside)], "exclude_slash_tmp": True,
+              "exclude_tmpdir_env_var": True}
+
+    def run(target, sandbox):
+        argv = [part.format(target) if part == "{}" else part for part in write]
+        return codex_app_server.request("execOneOffCommand",
+                                        {"command": argv, "cwd": str(inside), "sandboxPolicy": sandbox})
+
+    assert run(inside, policy)["stdout"] == "wrote\n"
+    denied = run(outside, policy)
+    assert denied["exitCode"] != 0 and not (outside / "f.txt").exists()
+    read_only = run(inside, {"mode": "read-only"})
+    assert read_only["exitCode"] != 0
+    # The default policy comes from config (read-only unless config.toml says otherwise).
+    default = codex_app_server.request("execOneOffCommand", {"command": ["touch", str(outside / "g")]})
+    assert default["exitCode"] != 0 and not (outside / "g").exists()
+
+
+def test_sigterm_exits_zero(codex_app_server):
+    import signal
+
+    codex_app_server.request("getUserAgent")
+    codex_app_server.process.send_signal(signal.SIGTERM)
+    assert codex_app_server.process.wait(5) == 0
+
+
+def test_generate_json_schema_writes_every_type_we_speak(tmp_path):
+    out = tmp_path / "schema"
+    result = subprocess.run([sys.executable, "-c", "import server; server.main()", "generate-json-schema",
+                             "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    names = {path.stem for path in out.rglob("*.json")}
+    for expected in ("InitializeParams", "NewConversationParams", "CompleteLoginAccountParams",
+                     "DaemonStatusResponse", "MockModelScript"):
+        assert any(expected in name for name in names), expected
+    for path in out.rglob("*.json"):
+        json.loads(path.read_text())

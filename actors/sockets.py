@@ -38,9 +38,10 @@ def next_connection_id() -> int:
 
 class FrameSink:
     """The outgoing side of one socket connection: a bounded queue drained by a sender thread,
-    so the outgoing actor never blocks on a slow client."""
+    so the outgoing actor never blocks on a slow client. `send` gets each whole line (with its
+    newline); a websocket sends it as one text frame, a raw stream as it is."""
 
-    def __init__(self, connection: int, send: Callable[[str], None], close: Callable[[], None],
+    def __init__(self, connection: int, send: Callable[[bytes], None], close: Callable[[], None],
                  limit: int = OUTPUT_LIMIT_BYTES) -> None:
         self.connection = connection
         self._send = send
@@ -79,7 +80,7 @@ class FrameSink:
             if data is None:
                 return
             try:
-                self._send(data.rstrip(b"\n").decode("utf-8"))
+                self._send(data)
             except Exception:  # noqa: BLE001 - a dead peer ends its sender
                 log.debug("connection %d: send failed", self.connection, exc_info=True)
                 return
@@ -95,10 +96,14 @@ class WsPolicy:
     allowed_origins: Sequence[str] = field(default_factory=tuple)
 
 
-def make_connection_handler(router: Any, counter: Callable[[], None] | None = None) -> Callable[[Any], None]:
+def _frame_sender(ws: Any) -> Callable[[bytes], None]:
+    return lambda line: ws.send(line.rstrip(b"\n").decode("utf-8"))
+
+
+def make_connection_handler(router: Any) -> Callable[[Any], None]:
     def handle(ws: Any) -> None:
         connection = next_connection_id()
-        sink = FrameSink(connection, ws.send, ws.close)
+        sink = FrameSink(connection, _frame_sender(ws), ws.close)
         router.tell(ConnectionOpened(connection, sink))
         try:
             for frame in ws:
@@ -108,6 +113,54 @@ def make_connection_handler(router: Any, counter: Callable[[], None] | None = No
         finally:
             sink.shutdown()
             router.tell(ConnectionClosed(connection))
+
+    return handle
+
+
+def serve_raw_lines(sock: socket.socket, router: Any) -> None:
+    """A unix-socket client that speaks newline-delimited JSON without a WebSocket upgrade (the
+    upstream CLI's `app-server proxy` copies stdio bytes to the socket as they are)."""
+    connection = next_connection_id()
+
+    def close() -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    sink = FrameSink(connection, sock.sendall, close)
+    router.tell(ConnectionOpened(connection, sink))
+    try:
+        with sock.makefile("rb") as stream:
+            for line in iter(stream.readline, b""):
+                router.tell(Incoming(connection, line))
+    except OSError:
+        log.debug("raw connection %d ended", connection, exc_info=True)
+    finally:
+        sink.shutdown()
+        router.tell(ConnectionClosed(connection))
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def sniffing_handler(websocket_handler: Callable[[socket.socket, Any], None], router: Any
+                     ) -> Callable[[socket.socket, Any], None]:
+    """Per accepted unix connection: a WebSocket upgrade (`GET …`) or raw JSON lines."""
+
+    def handle(sock: socket.socket, address: Any) -> None:
+        try:
+            head = sock.recv(4, socket.MSG_PEEK)
+        except OSError:
+            sock.close()
+            return
+        if head == b"GET ":
+            websocket_handler(sock, address)
+        elif head:
+            serve_raw_lines(sock, router)
+        else:
+            sock.close()
 
     return handle
 
@@ -196,6 +249,7 @@ class SocketListeners:
         finally:
             os.umask(old_umask)
         os.chmod(bind_path, 0o600)
+        server.handler = sniffing_handler(server.handler, router)
         self._start(server)
         self._cleanup.append(lambda: _unlink_quietly(path))
         url = f"unix://{path}"

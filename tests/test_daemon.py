@@ -207,3 +207,19 @@ def test_daemon_start_status_stop(tmp_path):
     assert stopped.returncode == 0
     assert not socket_path.exists() and not (control / "app-server.pid").exists()
     assert "not running" in _run_cli(home, "daemon", "stop").stdout
+
+
+def test_raw_json_lines_on_the_unix_socket_work_like_the_upstream_proxy(codex_daemon_factory):
+    # The upstream CLI's `app-server proxy` copies stdio bytes to the socket without an upgrade.
+    daemon = codex_daemon_factory()
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.settimeout(10)
+        raw.connect(str(daemon.socket_path))
+        raw.sendall(b'{"id":1,"method":"initialize","params":{"clientInfo":{"name":"raw","version":"1"}}}\n'
+                    b'{"id":2,"method":"getUserAgent"}\n')
+        stream = raw.makefile("rb")
+        first, second = json.loads(stream.readline()), json.loads(stream.readline())
+    assert first["id"] == 1 and first["result"]["userAgent"].endswith("(raw; 1)")
+    assert second == {"id": 2, "result": first["result"]}
+    # Websocket clients keep working beside it.
+    assert daemon.connect().request("getUserAgent")["userAgent"]

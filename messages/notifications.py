@@ -39,6 +39,8 @@ class TurnStartedNotification(msgspec.Struct, kw_only=True):
 
 
 class TurnCompletedNotification(msgspec.Struct, kw_only=True):
+    # `threadId` is ours (0.58 never sends this notification): a client can route it without state.
+    thread_id: str = msgspec.field(name="threadId")
     turn: Turn
     usage: Usage
 
@@ -52,11 +54,16 @@ class ItemCompletedNotification(msgspec.Struct, kw_only=True):
 
 
 class AgentMessageDeltaNotification(msgspec.Struct, kw_only=True):
+    # `threadId`/`turnId` are ours (0.58 never sends this notification).
+    thread_id: str = msgspec.field(name="threadId")
+    turn_id: str = msgspec.field(name="turnId")
     item_id: str = msgspec.field(name="itemId")
     delta: str
 
 
 class CommandExecutionOutputDeltaNotification(msgspec.Struct, kw_only=True):
+    thread_id: str = msgspec.field(name="threadId")
+    turn_id: str = msgspec.field(name="turnId")
     item_id: str = msgspec.field(name="itemId")
     delta: str
 

@@ -33,9 +33,14 @@ def write_bundle(codex_home: Path, thread_id: str, classification: str, reason: 
         except OSError as error:
             bundle["rollout"] = {"path": str(rollout), "error": str(error)}
     path = directory / f"feedback-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written aside and renamed, so a reader never sees half a bundle.
+    temp = directory / f".{path.name}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(bundle, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
     return path
 
 

@@ -38,6 +38,7 @@ Commands:
                            written for `codex app-server` work when only the executable changes)
   generate-json-schema --out DIR
                            write the JSON Schema of every message type we speak
+  demo [--json]            an offline IDE session against the shipped scripted model (no key, no network)
   mock-model [...]         run the scripted OpenAI-compatible model server (see its --help)
   daemon start|stop|status run one long-lived server for many clients on a unix socket
   proxy [--sock PATH]      bridge stdin/stdout to a running daemon (for IDEs that launch a child)
@@ -106,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from codex_mock_model import main as mock_model_main
 
         sys.exit(mock_model_main(argv[1:]))
+    if argv and argv[0] == "demo":
+        from codex_mock_model.demo import main as demo_main
+
+        sys.exit(demo_main(argv[1:]))
     _configure_logging()
     args = _parse_args(argv)
     command = args.command
@@ -146,39 +151,97 @@ def _load_config(args: argparse.Namespace) -> Any:
     from config import ConfigError, load_config, parse_cli_override
 
     try:
-        codex_home = resolve_codex_home(args.codex_home)
         overrides = [parse_cli_override(text) for text in args.overrides]
+    except (ConfigError, ValueError) as error:
+        print(f"Error: error parsing -c overrides: {error}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        codex_home = resolve_codex_home(args.codex_home)
         return load_config(codex_home, overrides)
     except (ConfigError, OSError, ValueError) as error:
         print(f"Error: error loading config: {error}", file=sys.stderr)
         sys.exit(1)
 
 
+class _PendingRef:
+    """Stands in for a feature actor's ref while the start-up thread imports and starts it: what
+    the router tells it meanwhile is held, in order, and handed over before anything newer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ref: Any = None
+        self._held: list[Any] = []
+
+    def tell(self, message: Any) -> None:
+        ref = self._ref
+        if ref is None:
+            with self._lock:
+                if self._ref is None:
+                    self._held.append(message)
+                    return
+                ref = self._ref
+        ref.tell(message)
+
+    def attach(self, ref: Any) -> None:
+        with self._lock:
+            for message in self._held:
+                ref.tell(message)
+            self._held.clear()
+            self._ref = ref
+
+
 class Server:
-    """The actor system of one server process: start in dependency order, stop in reverse."""
+    """The actor system of one server process: start in dependency order, stop in reverse.
+
+    The outgoing and router actors start first and serve at once; the feature actors (most of the
+    import time) start on a thread meanwhile, so `initialize` is answered while they load. Requests
+    for a feature that is not running yet wait in its `_PendingRef`, in arrival order.
+    """
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self.outgoing: Any = None
         self.router: Any = None
         self.features: dict[str, Any] = {}
+        self._starter: threading.Thread | None = None
 
-    def start(self) -> None:
+    def start(self, on_failure: Any = None) -> None:
+        """Start serving; `on_failure()` runs on the start-up thread if a feature actor fails to start
+        (default: log, stop and exit 1, as a failed start always did)."""
         from actors.outgoing import OutgoingActor
         from actors.router import RouterActor
-        from messages.internal import Peers
 
         self.outgoing = OutgoingActor.start()
-        for name, target in FEATURE_ACTORS:
-            module_name, class_name = target.split(":")
-            actor_class = getattr(importlib.import_module(module_name), class_name)
-            self.features[name] = actor_class.start(self.outgoing, self.config)
-        self.router = RouterActor.start(self.outgoing, dict(self.features))
-        peers = Peers({**self.features, "router": self.router})
-        for ref in self.features.values():
-            ref.tell(peers)
+        pending = {name: _PendingRef() for name, _ in FEATURE_ACTORS}
+        self.router = RouterActor.start(self.outgoing, dict(pending))
+        self._starter = threading.Thread(
+            target=self._start_features, args=(pending, on_failure or _startup_failed), name="start", daemon=True
+        )
+        self._starter.start()
+
+    def _start_features(self, pending: dict[str, _PendingRef], on_failure: Any) -> None:
+        from messages.internal import Peers
+
+        try:
+            for name, target in FEATURE_ACTORS:
+                module_name, class_name = target.split(":")
+                actor_class = getattr(importlib.import_module(module_name), class_name)
+                self.features[name] = actor_class.start(self.outgoing, self.config)
+            peers = Peers({**self.features, "router": self.router})
+            for ref in self.features.values():
+                ref.tell(peers)
+            for name, ref in self.features.items():
+                pending[name].attach(ref)
+        except Exception:  # noqa: BLE001 - actor threads would keep a half-started process alive
+            logging.getLogger(__name__).exception("start-up failed")
+            on_failure(self)
+
+    def wait_started(self, timeout: float | None = None) -> None:
+        if self._starter is not None and self._starter is not threading.current_thread():
+            self._starter.join(timeout)
 
     def stop(self) -> None:
+        self.wait_started(SHUTDOWN_GRACE_S)
         _kill_running_commands()
         for ref in [self.router, *reversed(list(self.features.values())), self.outgoing]:
             if ref is None:
@@ -187,6 +250,12 @@ class Server:
                 ref.stop(timeout=SHUTDOWN_GRACE_S)
             except Exception:  # noqa: BLE001 - shutting down: log and go on
                 logging.getLogger(__name__).debug("actor did not stop cleanly", exc_info=True)
+
+
+def _startup_failed(server: Server) -> None:
+    server.stop()
+    _flush_quietly()
+    os._exit(1)
 
 
 def _kill_running_commands() -> None:
@@ -241,6 +310,9 @@ def serve(args: argparse.Namespace) -> int:
                     router.tell(Incoming(STDIO_CONNECTION, line))
             except Exception:  # noqa: BLE001 - a broken stdin ends the session like EOF
                 logging.getLogger(__name__).exception("reading stdin failed")
+            # Requests read before EOF may still wait for their feature actor: let them reach it
+            # before the connection closes, as when the actors were running before the first read.
+            server.wait_started()
             if listeners is None:
                 stop.set()
             else:
@@ -255,15 +327,16 @@ def serve(args: argparse.Namespace) -> int:
     # The backstop: whatever hangs, the process is gone shortly after the grace period.
     threading.Timer(grace + 1.0, lambda: os._exit(0)).start()
     if listeners is not None:
+        listeners.stop_accepting()
+    # No connection is closed before the actors stop: they stop in order (router, features, outgoing
+    # last), each draining its mailbox, so requests already read are answered and running turns end
+    # with their terminal events on connections that can still receive them.
+    server.stop()
+    if listeners is not None:
         listeners.close()
         from actors.daemon_control import remove_pid_file
 
         remove_pid_file(config.codex_home)
-    try:
-        router.tell(ConnectionClosed(STDIO_CONNECTION))
-    except Exception:  # noqa: BLE001
-        pass
-    server.stop()
     _flush_quietly()
     os._exit(0)
 

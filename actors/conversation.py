@@ -24,7 +24,7 @@ from actors import prompts
 from actors.base import FeatureActor
 from actors.listener import AnswerInterrupts, ApprovalAnswer, Deliver, ParkInterrupt
 from actors.rollout_writer import RolloutWriter
-from actors.turn import Outbox, TurnDeps, TurnHandle, TurnSpec, TurnWorker
+from actors.turn import Outbox, TurnDeps, TurnHandle, TurnSpec, TurnWorker, tools_for
 from messages.internal import Call, ConversationShutDown
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,35 @@ class Session:
     shell_environment_policy: Any
     created_at: int
     v2: bool = False
+    # apply_patch switches from config (§4.4): the deprecated `include_apply_patch_tool` and
+    # `[features].apply_patch_freeform` (or `experimental_use_freeform_apply_patch`) offer the freeform tool
+    include_apply_patch_tool: bool = False
+    apply_patch_freeform: bool = False
+
+
+DEPRECATION_NOTICE = {
+    "type": "deprecation_notice",
+    "summary": "`include_apply_patch_tool` is deprecated. Use `apply_patch_freeform` instead.",
+    "details": (
+        "Enable it with `--enable apply_patch_freeform` or `[features].apply_patch_freeform` in config.toml. "
+        "See https://github.com/openai/codex/blob/main/docs/config.md#feature-flags for details."
+    ),
+}
+
+
+def apply_patch_switches(config: Any) -> dict[str, bool]:
+    """The Session fields that say how apply_patch is offered, read from a Config (or any object
+    or dict with the same names; missing means off)."""
+
+    def get(obj: Any, name: str) -> Any:
+        return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+    raw = get(config, "raw") or {}
+    features = raw.get("features") if isinstance(raw, dict) else None
+    freeform = bool(raw.get("experimental_use_freeform_apply_patch")) if isinstance(raw, dict) else False
+    if isinstance(features, dict) and features.get("apply_patch_freeform") is not None:
+        freeform = bool(features["apply_patch_freeform"])
+    return {"include_apply_patch_tool": bool(get(config, "include_apply_patch_tool")), "apply_patch_freeform": freeform}
 
 
 # -- wire → core conversions ----------------------------------------------------------------------
@@ -169,6 +198,13 @@ class Shutdown(msgspec.Struct, frozen=True):
     token: Any
 
 
+class UpdateContext(msgspec.Struct, frozen=True):
+    """Settings for later turns, given when this already-loaded conversation is resumed
+    (DECISIONS 6): field name of TurnContext → new value."""
+
+    changes: dict[str, Any]
+
+
 class Entry(msgspec.Struct, frozen=True):
     """One user input waiting to join a turn."""
 
@@ -178,6 +214,13 @@ class Entry(msgspec.Struct, frozen=True):
     user_agent: str
 
 
+def _wake(conversation: pykka.ActorRef, outbox: Any) -> None:
+    try:
+        conversation.tell(Drain(outbox))
+    except pykka.ActorDeadError:
+        pass  # a turn cancelled by the conversation's stop: nobody wants its late output
+
+
 class ConversationActor(FeatureActor):
     """Owns one conversation: history, turn context (and the previous turn's, for context diffs),
     the submission counter, the rollout writer, token totals, the running turn, input queued for the
@@ -185,7 +228,7 @@ class ConversationActor(FeatureActor):
 
     Accepts the Calls the manager forwards (`send_user_message`, `send_user_turn`, `turn_start`,
     `interrupt_conversation`, `turn_interrupt`), `Drain` from its turn worker, `ApprovalAnswer`
-    from its listener, and `Shutdown`.
+    from its listener, `UpdateContext` and `Shutdown`.
     """
 
     def __init__(self, outgoing: pykka.ActorRef, session: Session, deps: TurnDeps, listener: pykka.ActorRef) -> None:
@@ -204,6 +247,12 @@ class ConversationActor(FeatureActor):
         self.turn: TurnHandle | None = None
         self.turn_connection: int | None = None
         self.carry: list[Entry] = []
+        self.approved_for_session: set[tuple[tuple[str, ...], str]] = set()
+
+    def on_start(self) -> None:
+        if self.session.include_apply_patch_tool:
+            # 0.58 announces the deprecated switch once, outside any submission (empty id).
+            self.listener.tell(Deliver([("", DEPRECATION_NOTICE)], None))
 
     # -- submissions ----------------------------------------------------------------------------
     def _submission(self) -> str:
@@ -332,7 +381,7 @@ class ConversationActor(FeatureActor):
         )
 
         me = self.actor_ref
-        handle = TurnHandle(turn_id, Outbox(lambda box: me.tell(Drain(box))))
+        handle = TurnHandle(turn_id, Outbox(lambda box: _wake(me, box)))
         carry, self.carry = self.carry, []
         for waiting in carry:
             handle.add_input({"item": user_response_item(waiting.core)[0], "entry": waiting})
@@ -348,13 +397,14 @@ class ConversationActor(FeatureActor):
             sandbox_policy=context.sandbox_policy,
             turn_context=context.rollout_payload(),
             instructions=session.instructions,
-            tools=prompts.tools(),
+            tools=tools_for(context.model, session.include_apply_patch_tool or session.apply_patch_freeform),
             history=list(self.history),
             token_info=self.token_info,
             user_agent=entry.user_agent,
             provider=session.provider,
             wire_api=session.wire_api,
             shell_environment_policy=session.shell_environment_policy,
+            session_approvals=frozenset(self.approved_for_session),
         )
         self.turn = handle
         self.turn_connection = entry.connection
@@ -392,6 +442,14 @@ class ConversationActor(FeatureActor):
                 self.writer.write("response_item", value)
             elif kind == "turn_context":
                 self.writer.write("turn_context", value)
+            elif kind == "approved_for_session":
+                self.approved_for_session.add(value)
+            elif kind == "abort":
+                # An `abort` decision: what the worker emitted so far goes out, then the turn ends.
+                if batch:
+                    self.listener.tell(Deliver(batch, self.turn_connection))
+                self._abort_turn()
+                return
             elif kind == "end":
                 ended = True
         if batch:
@@ -411,12 +469,21 @@ class ConversationActor(FeatureActor):
         if isinstance(message, Drain):
             self._drain(message.outbox)
         elif isinstance(message, ApprovalAnswer):
-            log.warning("conversation %s: approval answers are not handled yet", self.conversation_id)
+            self._approval_answer(message)
         elif isinstance(message, Shutdown):
             self._shutdown(message)
+        elif isinstance(message, UpdateContext):
+            self.context = replace(self.context, **message.changes)
         else:
             return super().on_message(message)
         return None
+
+    def _approval_answer(self, answer: ApprovalAnswer) -> None:
+        if answer.from_client:
+            self._submission()  # a client's decision is an Op of its own (§1.1)
+        handle = self.turn
+        if handle is None or handle.turn_id != answer.event_id or not handle.resolve(answer.call_id, answer.decision):
+            log.info("conversation %s: decision for %s arrived after its turn", self.conversation_id, answer.call_id)
 
     def _shutdown(self, message: Shutdown) -> None:
         self._abort_turn()
@@ -429,6 +496,7 @@ class ConversationActor(FeatureActor):
         self.stop()
 
     def on_stop(self) -> None:
-        if self.turn is not None:
-            self.turn.cancel()
+        # Server stop (DECISIONS 13): a running turn still ends with its terminal event, on the wire
+        # and in the rollout, before the file is closed.
+        self._abort_turn()
         self.writer.close()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 IGNORE_FILE = ".ignore"
 GITIGNORE_FILE = ".gitignore"
 KIND_IGNORE, KIND_GIT, KIND_EXCLUDE = range(3)
+NAME_PREFILTER = True  # tests turn it off to check the prefilter never changes a verdict
 
 # -- gitignore patterns, as the ignore crate reads them ----------------------------------------
 
@@ -105,11 +106,15 @@ class _Rule:
 class IgnoreFile:
     """The rules of one ignore file, rooted at `base` (a path prefix ending with `/`)."""
 
-    __slots__ = ("any", "base", "rules")
+    __slots__ = ("any", "base", "basename_only", "name_pattern", "rules")
 
     def __init__(self, base: str, lines: list[str]) -> None:
         self.base = base
         rules: list[_Rule] = []
+        # True while every rule is `**/<glob>` with a glob that cannot match `/`: then a verdict
+        # depends on the entry's name alone (the walk memoises it per name).
+        self.basename_only = True
+        name_patterns: list[str] = []
         for raw in lines:
             line = raw.rstrip("\r")
             if not line or line.startswith("#"):
@@ -139,12 +144,19 @@ class IgnoreFile:
                 line = "**/" + line
             if line.endswith("/**"):
                 line += "/*"
+            tail = line[3:]
+            if not line.startswith("**/") or "/" in tail or "[" in tail or "**" in tail:
+                self.basename_only = False
+            else:
+                name_patterns.append(_glob_to_regex(tail))
             try:
                 regex = re.compile("(?s:" + _glob_to_regex(line) + r")\Z")
             except re.error:
                 continue
             rules.append(_Rule(regex, whitelist, only_dir))
         self.rules = tuple(rules)
+        # What the rules match in a bare name; meaningful only when basename_only.
+        self.name_pattern = "|".join(f"(?s:{p})\\Z" for p in name_patterns) if name_patterns else "(?!)"
         self.any = re.compile("|".join(f"(?:{r.regex.pattern})" for r in rules)) if rules else None
 
     def match(self, rel: str, is_dir: bool) -> int:
@@ -224,16 +236,23 @@ def global_excludes_file(home: str | None, env: dict[str, str]) -> str | None:
 # -- the rules in force in one directory --------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Level:
     """One directory's ignore rules plus, flattened, every rule in force there.
 
     `active` lists (kind, rules, above_root) from this directory upwards, so deciding an entry
-    only visits the ignore files that exist.
+    only visits the ignore files that exist. When every active file holds only basename rules
+    (`IgnoreFile.basename_only`), `names` matches every name some rule matches: an entry whose
+    name it does not match is kept without consulting the rules (most entries). None otherwise.
     """
 
-    parent: _Level | None
-    active: tuple[tuple[int, IgnoreFile, bool], ...]
+    __slots__ = ("active", "names", "parent")
+
+    def __init__(self, parent: _Level | None, active: tuple[tuple[int, IgnoreFile, bool], ...]) -> None:
+        self.parent = parent
+        self.active = active
+        self.names: re.Pattern[str] | None = None
+        if NAME_PREFILTER and all(rules.basename_only for _, rules, _ in active):
+            self.names = re.compile("|".join(f"(?:{rules.name_pattern})" for _, rules, _ in active) or "(?!)")
 
 
 @dataclass
@@ -315,6 +334,7 @@ class Cancelled(Exception):
 
 
 _NO_STAMP = (0, 0, 0, 0, 0, 0)
+_RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
 
 
 @dataclass
@@ -397,42 +417,69 @@ class RootIndex:
     ) -> None:
         assert self._ctx is not None
         ctx = self._ctx
-        stack = [(rel, parent_level, ancestors)]
+        prefilters: dict[_Level, re.Pattern[str] | None] = {}
+
+        def prefilter(level: _Level) -> re.Pattern[str] | None:
+            # A level's `names` stays exact with a global file only if that one is basename-only too.
+            rules = ctx.global_rules
+            if rules is None or level.names is None:
+                return level.names
+            if level not in prefilters:
+                combined = f"(?:{level.names.pattern})|(?:{rules.name_pattern})"
+                prefilters[level] = re.compile(combined) if rules.basename_only else None
+            return prefilters[level]
+
+        dirs = self.dirs
+        stack = [(rel, self._full(rel), parent_level, ancestors)]
         count = 0
         while stack:
-            rel, parent_level, ancestors = stack.pop()
-            directory = self._full(rel)
+            rel, directory, parent_level, ancestors = stack.pop()
             try:
                 st = os.stat(directory)
                 entries = list(os.scandir(directory))
             except OSError:
                 continue
+            count += len(entries)
+            if count > 1023:
+                count = 0
+                if should_stop():
+                    raise Cancelled
             names = {entry.name for entry in entries}
-            level = _make_level(directory, parent_level, False, names)
-            stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else _NO_STAMP
+            if parent_level is not None and names.isdisjoint(_RULE_SOURCES):
+                level, stamp = parent_level, _NO_STAMP  # most directories: nothing of their own
+            else:
+                level = _make_level(directory, parent_level, False, names)
+                stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else _NO_STAMP
             record = _DirRecord(level, parent_level, st.st_mtime_ns, stamp, ancestors)
-            self.dirs[rel] = record
+            dirs[rel] = record
             ancestors = ancestors | {(st.st_dev, st.st_ino)}
             prefix = directory if directory.endswith("/") else directory + "/"
             rel_prefix = rel + "/" if rel else ""
             plain = not level.active and ctx.global_rules is None
+            names_re = prefilter(level)
+            files = record.files
+            subdirs = record.subdirs
             for entry in entries:
-                count += 1
-                if count & 1023 == 0 and should_stop():
-                    raise Cancelled
                 name = entry.name
                 if not name.isascii() and not _utf8_ok(name):
                     continue
                 try:
-                    is_dir = entry.is_dir()  # follows symlinks
-                    is_link = is_dir and entry.is_symlink()
-                    if not is_dir and not entry.is_file() and entry.is_symlink():
-                        os.stat(entry.path)  # a dangling link is an error the walker skips
+                    if entry.is_symlink():
+                        is_dir = is_link = entry.is_dir()  # follows the link
+                        if not is_dir and not entry.is_file():
+                            os.stat(entry.path)  # a dangling link is an error the walker skips
+                    else:
+                        is_dir = entry.is_dir()
+                        is_link = False
                 except OSError:
                     continue
-                child = rel_prefix + name
-                if not plain and _decide(level, ctx, prefix + name, name, child, is_dir):
+                if (
+                    not plain
+                    and (names_re is None or names_re.match(name) is not None)
+                    and _decide(level, ctx, prefix + name, name, rel_prefix + name, is_dir)
+                ):
                     continue
+                child = rel_prefix + name
                 if is_dir:
                     if is_link:
                         try:
@@ -442,12 +489,12 @@ class RootIndex:
                         key = (cst.st_dev, cst.st_ino)
                         if key in ancestors:
                             continue  # a link back into its own ancestry
-                        stack.append((child, level, ancestors | {key}))
+                        stack.append((child, prefix + name, level, ancestors | {key}))
                     else:
-                        stack.append((child, level, ancestors))
-                    record.subdirs.append(child)
+                        stack.append((child, prefix + name, level, ancestors))
+                    subdirs.append(child)
                 else:
-                    record.files.append(child)
+                    files.append(child)
 
     def _publish(self) -> None:
         paths: list[str] = []

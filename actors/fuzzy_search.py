@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
+import operator
 import os
 import threading
 from collections import OrderedDict
@@ -56,6 +58,8 @@ def _keys(index: _Snapshot, ignore_case: bool) -> list[str]:
     cache_key = ("keys", ignore_case)
     keys = index.derived.get(cache_key)
     if keys is None:
+        keys = _ascii_keys(index, ignore_case)
+    if keys is None:
         keys = []
         for path in index.paths:
             if path.isascii():
@@ -77,9 +81,33 @@ def _keys(index: _Snapshot, ignore_case: bool) -> list[str]:
     return keys  # type: ignore[return-value]
 
 
+def _ascii_keys(index: _Snapshot, ignore_case: bool) -> list[str] | None:
+    """The keys at C speed when every path is ASCII without a newline (the usual case), else None."""
+    text = index.derived.get("text")
+    if text is None:
+        joined = "\n".join(index.paths)
+        text = joined if joined.isascii() and joined.count("\n") == len(index.paths) - 1 else ""
+        index.derived["text"] = text
+    if not text:
+        return None
+    lowered = text.lower() if ignore_case else text
+    keys = lowered.split("\n") if ignore_case else list(index.paths)
+    index.derived[("keys", ignore_case)] = keys
+    index.derived[("keys_text", ignore_case)] = lowered
+    return keys
+
+
+def _all_ascii(index: _Snapshot) -> bool:
+    if "text" not in index.derived:
+        _ascii_keys(index, True)
+    return bool(index.derived["text"])
+
+
 def _unicode_positions(index: _Snapshot) -> list[int]:
     """Paths nucleo matches as Unicode (the only ones a non-ASCII atom can match)."""
     found = index.derived.get("unicode")
+    if found is None and _all_ascii(index):
+        found = index.derived["unicode"] = []
     if found is None:
         found = [i for i, p in enumerate(index.paths) if not p.isascii() and not Haystack(p).ascii]
         index.derived["unicode"] = found
@@ -88,6 +116,8 @@ def _unicode_positions(index: _Snapshot) -> list[int]:
 
 def _non_ascii(index: _Snapshot) -> list[int]:
     found = index.derived.get("non_ascii")
+    if found is None and _all_ascii(index):
+        found = index.derived["non_ascii"] = []
     if found is None:
         found = [i for i, p in enumerate(index.paths) if not p.isascii()]
         index.derived["non_ascii"] = found
@@ -156,12 +186,9 @@ def _joined(index: _Snapshot, ignore_case: bool) -> tuple[str, list[int]]:
     found = index.derived.get(cache_key)
     if found is None:
         keys = _keys(index, ignore_case)
-        starts = []
-        offset = 0
-        for key in keys:
-            starts.append(offset)
-            offset += len(key) + 1
-        found = ("\n".join(keys), starts)
+        # starts[i] = len(keys[0]) + … + len(keys[i-1]) + i, computed in C
+        starts = [0, *map(operator.add, itertools.accumulate(map(len, keys[:-1])), range(1, len(keys)))] if keys else []
+        found = (index.derived.get(("keys_text", ignore_case)) or "\n".join(keys), starts)
         index.derived[cache_key] = found
     return found  # type: ignore[no-any-return]
 

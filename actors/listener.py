@@ -64,12 +64,14 @@ class ConnectionGone(msgspec.Struct, frozen=True):
 
 class ApprovalAnswer(msgspec.Struct, frozen=True):
     """Told to the conversation actor: the decision for one approval request (`abort` when nobody
-    can answer), to be submitted as an Op with the request's submission id."""
+    can answer). A client's answer is an Op of its own (it takes a submission id); a decision this
+    listener makes because no connection is left is not (`from_client` False)."""
 
     event_id: str
     call_id: str
     kind: str  # "exec" or "patch"
     decision: str
+    from_client: bool = True
 
 
 _DECISIONS = frozenset({"approved", "approved_for_session", "denied", "abort"})
@@ -197,6 +199,7 @@ class ListenerActor(FeatureActor):
                 self.notify("account/rateLimits/updated", {"rateLimits": rate_limits_v2(msg["rate_limits"])})
         elif kind == "turn_aborted":
             self._answer_interrupts(msg.get("reason", "interrupted"))
+            self._drop_approvals(event_id)
         elif kind in ("exec_approval_request", "apply_patch_approval_request"):
             self._ask_approval(event_id, msg, input_connection)
 
@@ -318,10 +321,14 @@ class ListenerActor(FeatureActor):
         event_id, call_id, kind, request, _ = self._approvals[token]
         target = self._approval_target(preferred)
         if target is None:
-            self._decide(token, "abort")
+            self._decide(token, "abort", from_client=False)  # DECISIONS 5: nobody left to ask
             return
         self._approvals[token] = (event_id, call_id, kind, request, target)
-        self.ask_client(target, request["method"], request["params"], ("approval", self.conversation_id, token))
+        # The target rides in the token: an answer from a connection the request has moved away from
+        # (its CONNECTION_GONE, say) is stale and must not touch the new attempt.
+        self.ask_client(
+            target, request["method"], request["params"], ("approval", self.conversation_id, token, target)
+        )
 
     def _reroute_approvals(self, connection: int) -> None:
         for token, (_, _, _, _, target) in list(self._approvals.items()):
@@ -330,10 +337,10 @@ class ListenerActor(FeatureActor):
 
     def _approval_answered(self, answer: ServerAnswer) -> None:
         token_tuple = answer.token
-        if not (isinstance(token_tuple, tuple) and len(token_tuple) == 3 and token_tuple[0] == "approval"):
+        if not (isinstance(token_tuple, tuple) and len(token_tuple) == 4 and token_tuple[0] == "approval"):
             return
         token = token_tuple[2]
-        if token not in self._approvals:
+        if token not in self._approvals or self._approvals[token][4] != token_tuple[3]:
             return
         if answer.error is not None:
             if answer.error.get("code") == CONNECTION_GONE:
@@ -347,8 +354,15 @@ class ListenerActor(FeatureActor):
         decision = result.get("decision") if isinstance(result, dict) else None
         self._decide(token, decision if decision in _DECISIONS else "denied")
 
-    def _decide(self, token: int, decision: str) -> None:
+    def _drop_approvals(self, event_id: str) -> None:
+        """The turn ended (interrupt, abort, shutdown): its open requests are settled; a late answer
+        finds nothing and is ignored, so each request is decided exactly once."""
+        for token, (turn_id, *_rest) in list(self._approvals.items()):
+            if turn_id == event_id:
+                del self._approvals[token]
+
+    def _decide(self, token: int, decision: str, from_client: bool = True) -> None:
         event_id, call_id, kind, _, _ = self._approvals.pop(token)
         conversation = self.conversation or self.peers.get("conversation")
         if conversation is not None:
-            conversation.tell(ApprovalAnswer(event_id, call_id, kind, decision))
+            conversation.tell(ApprovalAnswer(event_id, call_id, kind, decision, from_client))

@@ -21,7 +21,7 @@ import logging
 import os
 import stat as stat_module
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from actors.rollout_store import (
@@ -29,6 +29,7 @@ from actors.rollout_store import (
     SESSIONS_SUBDIR,
     YEAR_MAX,
     FileRef,
+    FileTs,
     Head,
     Opener,
     RolloutReadError,
@@ -43,6 +44,10 @@ from actors.rollout_store import (
 log = logging.getLogger(__name__)
 
 RACY_SECONDS = 2.0
+# A walk through the pages asks for page after page; a month in which one page found no file older
+# than its cursor is passed over by the next pages (older cursors) for this long without re-listing
+# its days. Only a file with an older name appearing in such a month meanwhile could be missed.
+WALK_MEMO_SECONDS = 2.0
 MAX_HEADS = 200_000
 
 
@@ -74,6 +79,7 @@ class IndexUpdates:
     dirs: dict[str, DirEntry] = field(default_factory=dict)
     heads: dict[str, HeadEntry] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)  # directories that no longer exist
+    cleared: dict[str, tuple[float, tuple[FileTs, str]]] = field(default_factory=dict)  # month → (when, cursor)
 
 
 class RolloutIndex:
@@ -92,6 +98,7 @@ class RolloutIndex:
         self.max_heads = max_heads
         self.dirs: dict[str, DirEntry] = {}
         self.heads: dict[str, HeadEntry] = {}
+        self.cleared: dict[str, tuple[float, tuple[FileTs, str]]] = {}
 
     def view(self) -> IndexView:
         return IndexView(self, IndexUpdates())
@@ -110,6 +117,11 @@ class RolloutIndex:
                     if ref.name not in still_there:
                         self.heads.pop(os.path.join(path, ref.name), None)
         self.heads.update(updates.heads)
+        if updates.cleared or updates.gone:
+            now = self.clock()
+            self.cleared.update(updates.cleared)
+            for path in [p for p, (when, _) in self.cleared.items() if now - when >= WALK_MEMO_SECONDS]:
+                del self.cleared[path]
         excess = len(self.heads) - self.max_heads
         if excess > 0:
             # Oldest insertions first; evict a quarter so eviction is not paid on every merge.
@@ -168,6 +180,40 @@ class IndexView:
     def day_files(self, path: str) -> tuple[FileRef, ...]:
         entry = self._day(path)
         return entry.files if entry is not None else ()
+
+    def month_cleared(self, path: str, cursor_key: tuple[FileTs, str]) -> bool:
+        """True when a page moments ago found no file older than a cursor at least as new as this one."""
+        memo = self.updates.cleared.get(path) or self._index.cleared.get(path)
+        return memo is not None and self._index.clock() - memo[0] < WALK_MEMO_SECONDS and cursor_key <= memo[1]
+
+    def clear_month(self, path: str, cursor_key: tuple[FileTs, str]) -> None:
+        self.updates.cleared[path] = (self._index.clock(), cursor_key)
+
+    def first_day_with_older(self, days: Sequence[tuple[int, str]], cursor_key: tuple[FileTs, str]) -> int:
+        """`rollout_store._first_day_with_older` in one loop: a deep page passes over hundreds of days,
+        each still validated by a fresh stat (a day whose listing changed is re-read as usual)."""
+        stat = os.stat
+        fresh = self.updates.dirs
+        cached = self._index.dirs
+        for position, (_, path) in enumerate(days):
+            try:
+                status = stat(path)
+            except OSError:
+                entry = self._day(path)  # records the loss as usual
+            else:
+                entry = fresh.get(path) or cached.get(path)
+                if (
+                    entry is None
+                    or not entry.trusted
+                    or entry.mtime_ns != status.st_mtime_ns
+                    or entry.ino != status.st_ino
+                ):
+                    entry = self._day(path)
+            if entry is not None and entry.files:
+                last = entry.files[-1]
+                if (last.ts, last.uuid) < cursor_key:
+                    return position
+        return len(days)
 
     def head(self, path: str) -> Head:
         try:

@@ -13,6 +13,7 @@ Pure functions and small value types, no actor state: the archive actor and its 
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -82,22 +83,26 @@ _GROUP_STARTS = (0, 9, 14, 19, 24)
 _GROUP_LENGTHS = (8, 4, 4, 4, 12)
 
 
+_HYPHENATED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_SIMPLE = re.compile(r"[0-9a-fA-F]{32}\Z")
+
+
 def _hyphenated_ok(text: str) -> bool:
-    if len(text) != 36:
-        return False
-    for index, char in enumerate(text):
-        if index in (8, 13, 18, 23):
-            if char != "-":
-                return False
-        elif char not in _HEX:
-            return False
-    return True
+    return len(text) == 36 and _HYPHENATED.match(text) is not None
 
 
 def parse_uuid(text: str) -> str:
     """The canonical (lowercase, hyphenated) form of `text`, or UuidError with the crate's text.
     Accepted: simple (32 hex), hyphenated, `{hyphenated}` and `urn:uuid:hyphenated`."""
-    if len(text) == 32 and all(c in _HEX for c in text):
+    canonical = uuid_or_none(text)
+    if canonical is None:
+        raise UuidError(_uuid_error_text(text))
+    return canonical
+
+
+def uuid_or_none(text: str) -> str | None:
+    """`parse_uuid` without the error text (building it dominates when most candidates fail)."""
+    if len(text) == 32 and _SIMPLE.match(text) is not None:
         raw = text.lower()
         return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
     body: str | None = None
@@ -109,7 +114,7 @@ def parse_uuid(text: str) -> str:
         body = text[9:]
     if body is not None and _hyphenated_ok(body):
         return body.lower()
-    raise UuidError(_uuid_error_text(text))
+    return None
 
 
 def _uuid_error_text(text: str) -> str:
@@ -203,9 +208,8 @@ def parse_rollout_name(name: str) -> FileRef | None:
     core = name[8:-6]
     index = core.rfind("-")
     while index >= 0:
-        try:
-            canonical = parse_uuid(core[index + 1 :])
-        except UuidError:
+        canonical = uuid_or_none(core[index + 1 :])
+        if canonical is None:
             index = core.rfind("-", 0, index)
             continue
         ts = parse_file_ts(core[:index])
@@ -228,9 +232,8 @@ def parse_cursor(token: str | None) -> Cursor | None:
     if not token or "|" not in token:
         return None
     ts_text, uuid_text = token.split("|", 1)
-    try:
-        canonical = parse_uuid(uuid_text)
-    except UuidError:
+    canonical = uuid_or_none(uuid_text)
+    if canonical is None:
         return None
     ts = parse_file_ts(ts_text)
     return Cursor(ts, canonical) if ts is not None else None
@@ -269,6 +272,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339_epoch_seconds(text: str) -> int:
     """Whole epoch seconds of an RFC 3339 timestamp (offsets honoured, fraction dropped, a leap
     second counted as :59), or 0 when it does not parse — 0.58's `createdAt`."""
@@ -735,20 +739,45 @@ def _first_eligible(files: tuple[FileRef, ...], cursor: Cursor) -> int | None:
     return low if low < len(files) else None
 
 
+def _first_day_with_older(source: DirSource, days: Sequence[tuple[int, str]], cursor_key: tuple[FileTs, str]) -> int:
+    """Index in `days` of the first day holding a file older than the cursor (len(days) if none)."""
+    fast = getattr(source, "first_day_with_older", None)
+    if fast is not None:
+        return int(fast(days, cursor_key))
+    for position, (_, day_path) in enumerate(days):
+        files = source.day_files(day_path)
+        if files and files[-1].key < cursor_key:
+            return position
+    return len(days)
+
+
 def list_page(source: DirSource, root: str, page_size: int, cursor: Cursor | None, providers: ProviderFilter) -> Page:
     """One page of kept rollouts in 0.58's scan order. No scan cap: 0.58 stops after 10,000 scanned
     files, which makes older conversations unreachable; we walk on."""
     kept: list[Kept] = []
     anchored = cursor is None
     cursor_key = cursor.key if cursor is not None else None
+    # A source that remembers which months a walk has passed over (RolloutIndex views do).
+    memo = source if hasattr(source, "month_cleared") else None
     for _, year_path in source.subdirs(root, YEAR_MAX):
         for _, month_path in source.subdirs(year_path, MONTH_DAY_MAX):
-            for _, day_path in source.subdirs(month_path, MONTH_DAY_MAX):
+            if not anchored and memo is not None and memo.month_cleared(month_path, cursor_key):
+                continue  # the previous page of this walk found nothing older there, moments ago
+            days = source.subdirs(month_path, MONTH_DAY_MAX)
+            if not anchored:
+                # Before the anchor only "is any file older than the cursor?" matters; deep pages
+                # pass over hundreds of days, so the source may answer that in one tight loop.
+                assert cursor_key is not None
+                first = _first_day_with_older(source, days, cursor_key)
+                if first == len(days):
+                    if memo is not None:
+                        memo.clear_month(month_path, cursor_key)
+                    continue
+                days = days[first:]
+            for _, day_path in days:
                 files = source.day_files(day_path)
                 start = 0
                 if not anchored:
-                    # Before the anchor only "is any file older than the cursor?" matters; the
-                    # oldest file is last, so most days are passed over with one comparison.
                     if not files or files[-1].key >= cursor_key:  # type: ignore[operator]
                         continue
                     assert cursor is not None

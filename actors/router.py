@@ -12,7 +12,7 @@ import msgspec
 import pykka
 
 from actors.user_agent import user_agent
-from messages.catalog import CLIENT_REQUESTS
+from messages.catalog import CLIENT_METHODS, request_params_type
 from messages.daemon import DAEMON_REQUESTS, DaemonStatusResponse
 from messages.decode import decode_params
 from messages.internal import (
@@ -33,17 +33,30 @@ log = logging.getLogger(__name__)
 SERVER_VERSION = "0.1.0"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Route:
     method: str
-    params: type | None  # None: the method takes no params (0.58's unit params)
     actor: str
     handler: str
-    result: type
+    # Resolved on the method's first request: importing every wire module up front would double the
+    # time to answer `initialize`.
+    _params: Any = None
+    _resolved: bool = False
+
+    @property
+    def params(self) -> type | None:
+        """The params type; None when the method takes no params (0.58's unit params)."""
+        if not self._resolved:
+            if self.method in DAEMON_REQUESTS:
+                self._params = DAEMON_REQUESTS[self.method][0]
+            else:
+                self._params = request_params_type(self.method)
+            self._resolved = True
+        return self._params
 
 
-# The one table: method → handling actor and handler; params and result types come from the
-# 0.58 catalogue in `messages/`. Adding a method is one line here plus its handler.
+# The one table: method → handling actor and handler; params types come from the 0.58 catalogue
+# in `messages/`. Adding a method is one line here plus its handler.
 _HANDLERS: dict[str, tuple[str, str]] = {
     "initialize": ("router", "initialize"),
     "thread/start": ("conversations", "thread_start"),
@@ -87,10 +100,7 @@ _HANDLERS: dict[str, tuple[str, str]] = {
     "daemon/status": ("router", "daemon_status"),
 }
 
-ROUTES: dict[str, Route] = {
-    method: Route(method, params, *_HANDLERS[method], result)
-    for method, (params, result) in {**CLIENT_REQUESTS, **DAEMON_REQUESTS}.items()
-}
+ROUTES: dict[str, Route] = {method: Route(method, *_HANDLERS[method]) for method in (*CLIENT_METHODS, *DAEMON_REQUESTS)}
 
 _UNKNOWN_METHOD_TAIL = ", ".join(f"`{method}`" for method in ROUTES)
 

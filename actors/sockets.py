@@ -15,6 +15,7 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024
 UNIX_PATH_MAX = 107
 
 _connection_ids = itertools.count(1)  # 0 is stdio
+
+# Every open socket connection's sink, so shutdown can let queued output drain, then close them all.
+_live_sinks: set[FrameSink] = set()
+_live_lock = threading.Lock()
 
 
 def next_connection_id() -> int:
@@ -51,7 +56,22 @@ class FrameSink:
         self._pending = 0
         self._lock = threading.Lock()
         self._closed = False
+        with _live_lock:
+            _live_sinks.add(self)
         threading.Thread(target=self._drain, name=f"sender-{connection}", daemon=True).start()
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return self._pending <= 0 or self._closed
+
+    def close_connection(self) -> None:
+        """Drop the peer (server shutdown): its handler then reports the connection closed."""
+        self.shutdown()
+        try:
+            self._close()
+        except Exception:  # noqa: BLE001 - already gone
+            log.debug("connection %d: close failed", self.connection, exc_info=True)
 
     def write(self, data: bytes) -> None:
         with self._lock:
@@ -72,6 +92,8 @@ class FrameSink:
     def shutdown(self) -> None:
         with self._lock:
             self._closed = True
+        with _live_lock:
+            _live_sinks.discard(self)
         self._queue.put(None)
 
     def _drain(self) -> None:
@@ -271,14 +293,30 @@ class SocketListeners:
         self.servers.append(server)
         threading.Thread(target=server.serve_forever, name="socket-listener", daemon=True).start()
 
-    def close(self) -> None:
+    def stop_accepting(self) -> None:
+        """Close the listening sockets; open connections stay up (their turns are still ending)."""
         for server in self.servers:
-            try:
-                server.shutdown()
-            except Exception:  # noqa: BLE001
-                log.debug("listener shutdown failed", exc_info=True)
+            # shutdown(close_connections=False) closes the listener at once, then waits for the
+            # handlers to end: that wait belongs on its own thread.
+            threading.Thread(target=server.shutdown, kwargs={"close_connections": False}, daemon=True).start()
         for step in self._cleanup:
             step()
+        self._cleanup.clear()
+
+    def close(self, drain_s: float = 1.5) -> None:
+        """Let every connection's queued output go out (bounded), then close them all."""
+        self.stop_accepting()
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline:
+            with _live_lock:
+                busy = [sink for sink in _live_sinks if not sink.idle]
+            if not busy:
+                break
+            time.sleep(0.02)
+        with _live_lock:
+            sinks = list(_live_sinks)
+        for sink in sinks:
+            sink.close_connection()
         self.servers.clear()
 
 

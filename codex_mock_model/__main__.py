@@ -1,4 +1,5 @@
-"""`python -m codex_mock_model [--script FILE] [--port 0]`."""
+"""`python -m codex_mock_model [--script FILE] [--port 0] [--record FILE --upstream URL [--redact NAME]…]
+[--replay FILE]`."""
 
 import sys
 

@@ -4,8 +4,11 @@
 step (or the first queued step whose `match` is found in the latest user message), streamed as
 SSE in the real APIs' formats; `GET …/models` lists the model. A control API scripts it over HTTP:
 `POST /control/steps` (enqueue), `GET /control/steps` (pending), `GET /control/requests`
-(recorded requests), `POST /control/reset`, `POST /control/release` (release stalled streams).
+(recorded requests), `GET /control/status` (counts and mode), `POST /control/reset`,
+`POST /control/release` (release stalled streams).
 A request with no step for it gets HTTP 400 naming what was expected, never a hang.
+With a cassette (`--record FILE --upstream URL` or `--replay FILE`, see `cassette.py`) every
+non-control request is forwarded or replayed instead of scripted; requests are still recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from codex_mock_model.cassette import CassetteError, Recorder, Replayer
 from codex_mock_model.script import (
     ApplyPatchStep,
     CutStep,
@@ -125,6 +129,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     state: _State
     model_ids: tuple[str, ...]
+    cassette: Recorder | Replayer | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -141,9 +146,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routing --------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         state = self.server.state
-        if path == "/control/requests":
+        if self.server.cassette is not None and not path.startswith("/control/"):
+            self._through_cassette("GET", path, query, b"")
+        elif path == "/control/status":
+            with state.cond:
+                status = {"pending": len(state.steps), "requests": len(state.requests), "stalled": state.stalled,
+                          "mode": self.server.cassette.mode if self.server.cassette else "script"}
+            self._json(200, status)
+        elif path == "/control/requests":
             with state.cond:
                 data = [dict(r) for r in state.requests]
             self._json(200, data)
@@ -162,7 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         raw = self._read_body()
         state = self.server.state
-        if path == "/control/steps":
+        if self.server.cassette is not None and not path.startswith("/control/"):
+            self._through_cassette("POST", path, query, raw)
+        elif path == "/control/steps":
             try:
                 steps = parse_steps(raw or b"[]")
             except (msgspec.ValidationError, msgspec.DecodeError) as err:
@@ -200,6 +214,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     # -- model endpoints -------------------------------------------------------------------------
+    def _through_cassette(self, method: str, path: str, query: str, raw: bytes) -> None:
+        """Forwards (record) or answers from the cassette (replay); the request is recorded either way."""
+        state = self.server.state
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        record = {"path": path, "query": query, "headers": headers, "body": body, "disconnected": False}
+        with state.cond:
+            state.requests.append(record)
+            state.cond.notify_all()
+        # The client's base URL ends in /v1 like OpenAI's; the cassette keeps paths relative to it.
+        relative = path[3:] if path.startswith("/v1/") else path
+        assert self.server.cassette is not None
+        self.server.cassette.handle(self, method, relative, query, dict(self.headers.items()), raw, body)
+
     def _model(self, path: str, query: str, raw: bytes, chat: bool) -> None:
         state = self.server.state
         try:
@@ -559,10 +590,12 @@ class MockModel:
     usable as a context manager. Thread-safe.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, model_ids: tuple[str, ...] = ("mock-model",)) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, model_ids: tuple[str, ...] = ("mock-model",),
+                 cassette: Recorder | Replayer | None = None) -> None:
         self._host = host
         self._port = port
         self._model_ids = model_ids
+        self._cassette = cassette
         self._state = _State()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -574,6 +607,7 @@ class MockModel:
         server = _Server((self._host, self._port), _Handler)
         server.state = self._state
         server.model_ids = self._model_ids
+        server.cassette = self._cassette
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="mock-model", daemon=True)
@@ -673,13 +707,37 @@ def _stdin_is_pipe() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`mock-model [--script FILE] [--port 0]`: prints `{"base_url", "control_url"}` as the first
-    stdout line, then serves until stdin (a pipe) closes, or SIGTERM."""
+    """`mock-model [--script FILE] [--port 0] [--record FILE --upstream URL [--redact NAME]…] [--replay FILE]`:
+    prints `{"base_url", "control_url"}` as the first stdout line, then serves until stdin (a pipe)
+    closes, or SIGTERM."""
     parser = argparse.ArgumentParser(prog="mock-model", description="Serve a scripted OpenAI-compatible model.")
     parser.add_argument("--script", help="JSON script: a list of steps or {\"steps\": [...]}")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--record", metavar="FILE", help="forward every request to --upstream and append each "
+                        "exchange, secrets removed, to this cassette (JSONL)")
+    parser.add_argument("--upstream", metavar="URL", help="the real provider's base URL, e.g. https://api.openai.com/v1")
+    parser.add_argument("--redact", metavar="NAME", action="append", default=[],
+                        help="also remove this header or JSON key from the cassette (repeatable)")
+    parser.add_argument("--replay", metavar="FILE", help="answer from this cassette instead of a script")
     args = parser.parse_args(argv)
-    model = MockModel(port=args.port)
+    if args.record and args.replay:
+        parser.error("--record and --replay cannot be combined")
+    if bool(args.record) != bool(args.upstream):
+        parser.error("--record FILE and --upstream URL go together")
+    if args.script and (args.record or args.replay):
+        parser.error("--script cannot be combined with --record or --replay")
+    if args.redact and not args.record:
+        parser.error("--redact applies only to --record")
+    cassette: Recorder | Replayer | None = None
+    try:
+        if args.record:
+            cassette = Recorder(args.record, args.upstream, args.redact)
+        elif args.replay:
+            cassette = Replayer(args.replay)
+    except CassetteError as err:
+        print(f"mock-model: {err}", file=sys.stderr)
+        return 2
+    model = MockModel(port=args.port, cassette=cassette)
     if args.script:
         try:
             with open(args.script, "rb") as f:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import typing
 from typing import Any, Literal, Union
 
 import msgspec
 
-from messages import common, events, v1, v2
 from messages.jsonrpc import RpcError, invalid_request
 
 _PATH = re.compile(r" - at `\$(.*)`$")
@@ -88,7 +88,9 @@ def _uuid_fields(cls: type) -> tuple[tuple[str, str], ...]:
 
 
 def _post_validate(value: Any) -> Any:
-    if isinstance(value, v1.GetConversationSummaryParams):
+    # The wire modules load on demand (start-up speed): a value can only be a v1 Struct once v1 is loaded.
+    v1 = sys.modules.get("messages.v1")
+    if v1 is not None and isinstance(value, v1.GetConversationSummaryParams):
         _pick_summary_variant(value)
     if isinstance(value, msgspec.Struct):
         for attr, kind in _uuid_fields(type(value)):
@@ -102,7 +104,7 @@ def _post_validate(value: Any) -> Any:
     return value
 
 
-def _pick_summary_variant(value: v1.GetConversationSummaryParams) -> None:
+def _pick_summary_variant(value: Any) -> None:
     # An untagged enum: serde tries `rolloutPath` first and ignores the other key when it matches.
     if value.rollout_path is not None:
         value.conversation_id = None
@@ -175,6 +177,8 @@ def _uuid_error(text: str) -> str:
 
 
 def _slow_path(params_type: Any, raw: Any, exc: msgspec.MsgspecError) -> Any:
+    from messages import v1
+
     if params_type is v1.GetConversationSummaryParams:
         if isinstance(raw, dict) and isinstance(raw.get("rolloutPath"), str):
             return v1.GetConversationSummaryParams(rollout_path=raw["rolloutPath"])  # other keys are not read
@@ -396,6 +400,8 @@ def _literal_values(tp: Any) -> list[str] | None:
 
 @functools.cache
 def _union_names() -> dict[frozenset[Any], str]:
+    from messages import common, events, v1, v2
+
     names: dict[frozenset[Any], str] = {}
     for module in (common, events, v1, v2):
         for name, obj in vars(module).items():

@@ -237,7 +237,8 @@ def test_multi_step_tool_loop(harness: Harness, model: MockModel) -> None:
     assert third[-1] == {"type": "function_call_output", "call_id": "call-2", "output": "Plan updated"}
 
 
-def test_shell_refused_without_never_and_full_access(tmp_path: Path, model: MockModel) -> None:
+def test_shell_runs_inside_the_read_only_sandbox(tmp_path: Path, model: MockModel) -> None:
+    # Under on-request + read-only the command is not refused: it runs confined, and its write fails (as 0.58).
     harness = Harness(tmp_path, model, approval="on-request", sandbox={"mode": "read-only"})
     marker = tmp_path / "work" / "ran"
     model.enqueue({"type": "shell", "command": ["touch", str(marker)], "call_id": "c"}, {"type": "text", "text": "ok"})
@@ -246,9 +247,7 @@ def test_shell_refused_without_never_and_full_access(tmp_path: Path, model: Mock
     harness.send(cid, "try")
     harness.event("task_complete", cid)
     assert not marker.exists()
-    output = model.requests()[1]["body"]["input"][-1]["output"]
-    assert "refused" in output
-    assert harness.event("exec_command_end", cid).params["msg"]["exit_code"] == -1
+    assert harness.event("exec_command_end", cid).params["msg"]["exit_code"] not in (0, -1)
 
 
 # -- errors -------------------------------------------------------------------------------------------

@@ -115,7 +115,6 @@ def test_a_client_that_stops_reading_does_not_delay_another_clients_stream(codex
     stalled.socket.shutdown(socket.SHUT_RDWR)
 
 
-@pytest.mark.xfail(reason="ending running turns on shutdown is being built (conversations manager)", strict=False)
 def test_sigterm_during_a_turn_ends_it_and_exits_zero(codex_daemon_factory, model, tmp_path):
     daemon = codex_daemon_factory(config_toml=_config(model))
     client = daemon.connect()

@@ -1,0 +1,87 @@
+"""The walk's fast paths (name prefilter, skipped levels) never change what is listed."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from actors import file_index
+from actors.file_index import RootIndex
+
+NAMES = [
+    "a", "b", "a.log", "b.txt", "node_modules", "dist", "x.md", "keep.log", "ab", "build", ".env", "c[1].txt",
+    "q?", "z",
+]  # fmt: skip
+PATTERNS = [
+    "*.log", "!keep.log", "node_modules/", "dist", "*.md", "!x.md", "/b.txt", "build/", "sub/*.txt", "a*",
+    "[ab]", "[!a]b", "a[!x]b", "a?b", "**/z", "z/**", "?", "*", "!*", "c\\[1\\].txt", "\\!x", "deep/**/y",
+    "*.txt/", "**",
+]  # fmt: skip
+
+
+def _tree(root: Path, rng: random.Random) -> None:
+    for _ in range(60):
+        parts = [rng.choice(NAMES + ["sub", "deep", "y"]) for _ in range(rng.randint(1, 4))]
+        target = root.joinpath(*parts)
+        try:
+            if rng.random() < 0.3:
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.touch()
+        except (FileExistsError, NotADirectoryError):
+            continue
+    directories = [p for p in [root, *root.rglob("*")] if p.is_dir()]
+    for directory in rng.sample(directories, k=min(3, len(directories))):
+        name = rng.choice([".gitignore", ".ignore"])
+        (directory / name).write_text("\n".join(rng.sample(PATTERNS, k=rng.randint(1, 5))) + "\n")
+
+
+def _listing(root: Path, home: Path | None, prefilter: bool, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setattr(file_index, "NAME_PREFILTER", prefilter)
+    index = RootIndex(str(root), str(home) if home else None, {})
+    index.build()
+    return index.paths
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_prefilter_lists_exactly_what_the_rules_decide(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    above = tmp_path / "above"
+    root = above / "root"
+    root.mkdir(parents=True)
+    _tree(root, rng)
+    if seed % 3 == 0:
+        (above / ".gitignore").write_text("\n".join(rng.sample(PATTERNS, k=3)) + "\n")
+    home = None
+    if seed % 4 == 0:
+        home = tmp_path / "home"
+        (home / ".config" / "git").mkdir(parents=True)
+        (home / ".config" / "git" / "ignore").write_text("\n".join(rng.sample(PATTERNS, k=2)) + "\n")
+    fast = _listing(root, home, True, monkeypatch)
+    exact = _listing(root, home, False, monkeypatch)
+    assert fast == exact
+
+
+def test_basename_only_detection() -> None:
+    assert file_index.IgnoreFile("/", ["*.log", "node_modules/", "!keep.log", "**/z"]).basename_only
+    for line in ("/top.txt", "a/b", "[ab]x", "**", "z/**", "deep/**/y"):
+        assert not file_index.IgnoreFile("/", [line]).basename_only, line
+
+
+def test_prefilter_is_used_for_plain_gitignores(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("*.log\nbuild/\n")
+    for name in ("a.log", "b.txt", "build/c.txt", "src/d.log", "src/e.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    index = RootIndex(str(tmp_path), None, {})
+    index.build()
+    assert index.paths == [".gitignore", "b.txt", "src/e.py"]
+    assert index.dirs[""].level.names is not None
+    assert index.dirs["src"].level is index.dirs[""].level  # no ignore file of its own: shared
+    assert os.path.isdir(tmp_path / "build")

@@ -46,6 +46,8 @@ Commands:
 Transports (--listen URL, repeatable): stdio:// (the default; --stdio is the same),
 unix:// ($CODEX_HOME/app-server-control/app-server-control.sock), unix://PATH, ws://IP:PORT
 (port 0 picks a free one; every upgrade needs `Authorization: Bearer <token>`).
+
+Logs go to stderr only; CODEX_APP_SERVER_LOG=debug|info|warning|error sets the level (default warning).
 """
 
 
@@ -374,6 +376,9 @@ def _start_listeners(args: argparse.Namespace, codex_home: Path, urls: list[str]
         else:
             raise _StartupError(f"unsupported --listen URL {url!r}")
         print(f"listening on {bound}", file=sys.stderr, flush=True)
+    from messages.internal import ListeningOn
+
+    router.tell(ListeningOn(tuple(listeners.addresses)))
     daemon_control.write_pid_file(codex_home)
     return listeners
 

@@ -13,6 +13,7 @@ import logging
 import mimetypes
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import msgspec
 import pykka
 
 from actors import prompts
-from actors.base import FeatureActor
+from actors.base import DEFERRED, FeatureActor
 from actors.listener import AnswerInterrupts, ApprovalAnswer, Deliver, ParkInterrupt
 from actors.rollout_writer import RolloutWriter
 from actors.turn import Outbox, TurnDeps, TurnHandle, TurnSpec, TurnWorker, tools_for
@@ -260,14 +261,19 @@ class ConversationActor(FeatureActor):
         self.next_submission += 1
         return value
 
-    def _submit_input(self, core: list[dict[str, Any]], call: Call) -> tuple[str, str]:
-        """Queue one user input: joins the running turn, or starts one. Returns (submission, turn id)."""
+    def _submit_input(
+        self, core: list[dict[str, Any]], call: Call, announce: Callable[[str], None] | None = None
+    ) -> tuple[str, str]:
+        """Queue one user input: joins the running turn, or starts one. Returns (submission, turn id).
+        `announce(turn id)` runs before any event of a turn this input starts reaches the listener."""
         entry = Entry(self._submission(), core, call.connection, call.user_agent)
         if self.turn is not None:
             item, _ = user_response_item(core)
             self.turn.add_input({"item": item, "entry": entry})
+            if announce is not None:
+                announce(self.turn.turn_id)
             return entry.sub_id, self.turn.turn_id
-        self._start_turn(entry)
+        self._start_turn(entry, announce)
         return entry.sub_id, entry.sub_id
 
     # -- handlers (Calls forwarded by the manager) ----------------------------------------------
@@ -315,18 +321,21 @@ class ConversationActor(FeatureActor):
             if params.summary is not None:
                 changes["summary"] = str(params.summary)
             self.context = replace(self.context, **changes)
-        _, turn_id = self._submit_input(core_input(params.input), call)
         content = _builtins(params.input)
-        turn = {
-            "id": turn_id,
-            "items": [{"type": "userMessage", "id": turn_id, "content": content}],
-            "status": "inProgress",
-            "error": None,
-        }
-        self.reply(call, {"turn": turn})
-        self.notify("turn/started", {"turn": turn}, (call.connection,))
-        from actors.base import DEFERRED
 
+        def announce(turn_id: str) -> None:
+            # 0.58 answers and announces the turn before its first event (`task_started`): both go
+            # to the outgoing actor before the listener is told anything of this turn.
+            turn = {
+                "id": turn_id,
+                "items": [{"type": "userMessage", "id": turn_id, "content": content}],
+                "status": "inProgress",
+                "error": None,
+            }
+            self.reply(call, {"turn": turn})
+            self.notify("turn/started", {"turn": turn}, (call.connection,))
+
+        self._submit_input(core_input(params.input), call, announce)
         return DEFERRED
 
     def interrupt_conversation(self, call: Call) -> Any:
@@ -336,8 +345,6 @@ class ConversationActor(FeatureActor):
         return self._interrupt(call, v2=True)
 
     def _interrupt(self, call: Call, v2: bool) -> Any:
-        from actors.base import DEFERRED
-
         self._submission()
         self.listener.tell(ParkInterrupt(call, v2))
         if self.turn is None:
@@ -347,7 +354,7 @@ class ConversationActor(FeatureActor):
         return DEFERRED
 
     # -- turns ----------------------------------------------------------------------------------
-    def _start_turn(self, entry: Entry) -> None:
+    def _start_turn(self, entry: Entry, announce: Callable[[str], None] | None = None) -> None:
         context = self.context
         new_items: list[dict[str, Any]] = []
         if self.turns_started > 0:
@@ -368,6 +375,8 @@ class ConversationActor(FeatureActor):
         text = "".join(part["text"] for part in entry.core if part["type"] == "text")
         user_message = {"type": "user_message", "message": text, "images": images}
         self.writer.persist_event(user_message)
+        if announce is not None:
+            announce(turn_id)
         self.listener.tell(
             Deliver(
                 [

@@ -426,6 +426,15 @@ class ConversationsActor(FeatureActor):
             **apply_patch_switches(config),
         )
 
+    def _initial_context(self, config: Any) -> list[dict[str, Any]]:
+        """The initial context a new session on `config` starts with (also what a compacted history
+        restored on resume starts with)."""
+        context = self._context(config)
+        return prompts.initial_context(
+            context.cwd, context.approval_policy, context.sandbox_policy,
+            _get(config, "developer_instructions"), prompts.read_agents_md(context.cwd),
+        )
+
     def _create_session(self, config: Any, v2: bool, fork: list[dict[str, Any]] | None = None) -> Session:
         """Runs on a worker: git and AGENTS.md reads, then the rollout's first lines (§6.1). A fork's
         items replace the initial context (§8.1: no environment context before or after them)."""
@@ -533,7 +542,7 @@ class ConversationsActor(FeatureActor):
             if kind == "path" and source.path is not None:
                 shown = str(source.path)
                 try:
-                    restored = load_rollout(Path(shown))
+                    restored = load_rollout(Path(shown), lambda: self._initial_context(config))
                 except RolloutLoadError as error:
                     raise invalid_request(f"failed to load rollout `{shown}`: {error}") from None
                 return self._resume_session(config, restored, overrides, v2)
@@ -543,7 +552,7 @@ class ConversationsActor(FeatureActor):
                 if found is None:
                     raise invalid_request(f"no rollout found for conversation id {conversation_id}")
                 try:
-                    restored = load_rollout(found)
+                    restored = load_rollout(found, lambda: self._initial_context(config))
                 except RolloutLoadError as error:
                     raise invalid_request(
                         f"failed to load rollout `{found}` for conversation {conversation_id}: {error}"
@@ -788,4 +797,6 @@ def build_model_request(spec: Any, history: list[dict[str, Any]]) -> Any:
         user_agent=spec.user_agent,
         reasoning=reasoning,
         include=include,
+        # the turn worker needs the chat chunks to rebuild 0.58's aggregated items (turn.py)
+        chat_aggregate=False,
     )

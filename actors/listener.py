@@ -98,7 +98,9 @@ def thread_item(item: dict[str, Any]) -> dict[str, Any] | None:
         return {"type": "agentMessage", "id": body["id"], "text": text}
     if "Reasoning" in item:
         body = item["Reasoning"]
-        return {"type": "reasoning", "id": body["id"], "text": "\n".join(body.get("summary_text", []))}
+        # 0.58 shows the summary, or the raw reasoning when there is no summary (the chat wire's case)
+        lines = body.get("summary_text") or body.get("raw_content") or []
+        return {"type": "reasoning", "id": body["id"], "text": "\n".join(lines)}
     return None
 
 
@@ -283,8 +285,6 @@ class ListenerActor(FeatureActor):
 
     # -- approvals (DECISIONS 5) ----------------------------------------------------------------
     def _approval_target(self, preferred: int | None) -> int | None:
-        if preferred is not None and preferred not in self._gone:
-            return preferred
         for conn in self._all:
             if conn not in self._gone:
                 return conn

@@ -7,7 +7,11 @@ kept, anything else is skipped. What a resumed conversation needs from it:
 - the conversation id, from the first valid `session_meta` (the file name is not consulted);
 - the model history: the `response_item`s in file order, without ghost snapshots and unknown item
   types (0.58 keeps those out of every prompt), so the next request carries exactly what the
-  model saw before (initial context included, no new environment context);
+  model saw before (initial context included, no new environment context). A `compacted` record
+  replaces the history read so far, as 0.58 does when it resumes: with its `replacement_history`
+  when it carries one (later codex versions write it), else with the resuming session's initial
+  context, the earlier user messages (the most recent ones, within a byte budget) and the summary,
+  each a user message;
 - `initialMessages`: the payloads of all `event_msg` records, in file order;
 - the model of the last `turn_context`, for 0.58's "resuming with another model" warning.
 
@@ -17,6 +21,7 @@ Not an actor: the conversations manager calls `load_rollout` from a worker threa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,9 +114,10 @@ def _turn_context_model(payload: Any) -> str | None:
     return payload["model"]
 
 
-def load_rollout(path: Path) -> RestoredRollout:
+def load_rollout(path: Path, initial_context: Callable[[], list[dict[str, Any]]] | None = None) -> RestoredRollout:
     """Read `path` (relative paths resolve against the process cwd, as in 0.58). Raises
-    RolloutLoadError with 0.58's reason."""
+    RolloutLoadError with 0.58's reason. `initial_context()` gives the resuming session's initial
+    context, which a compacted history starts with (none when not given)."""
     text = _read_text(path)
     if not text.strip():
         raise RolloutLoadError(EMPTY_FILE)
@@ -143,11 +149,89 @@ def load_rollout(path: Path) -> RestoredRollout:
             model = _turn_context_model(payload)
             if model is not None:
                 last_model = model
-        # `compacted` records: our server never compacts; a 0.58 rollout that did keeps every
-        # item before the summary as well, so the restored history is the uncompacted one.
+        elif kind == "compacted":
+            rebuilt = compacted_history(payload, history, initial_context)
+            if rebuilt is not None:
+                history = rebuilt
     if conversation_id is None:
         raise RolloutLoadError(NO_CONVERSATION_ID)
     return RestoredRollout(conversation_id, path, model_history(history), events, last_model)
+
+
+# -- compaction --------------------------------------------------------------------------------------
+# What a compacted history keeps of the earlier user messages: 0.58's budget of 20,000 tokens at
+# about 4 bytes a token, the most recent messages first.
+COMPACT_USER_MESSAGES_MAX_BYTES = 20_000 * 4
+NO_SUMMARY = "(no summary available)"
+_SESSION_PREFIXES = ("<environment_context>", "<user_instructions>")
+_AGENTS_MD_PREFIX = "# AGENTS.md instructions for"
+
+
+def user_message_text(item: dict[str, Any]) -> str | None:
+    """The text of a message the user typed, None for anything else (assistant output, the initial
+    context, environment-context updates, AGENTS.md)."""
+    if item.get("type") != "message" or item.get("role") != "user":
+        return None
+    content = item.get("content")
+    if not isinstance(content, list):
+        return None
+    texts: list[str] = []
+    for index, part in enumerate(content):
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if part.get("type") in ("input_text", "output_text") and isinstance(text, str):
+            if index == 0 and text.startswith(_AGENTS_MD_PREFIX):
+                return None
+            if text.lstrip().lower().startswith(_SESSION_PREFIXES):
+                return None
+            if part["type"] == "input_text":
+                texts.append(text)
+    return "".join(texts)
+
+
+def _truncate_middle(text: str, max_bytes: int) -> str:
+    """Head and tail of `text` within about `max_bytes`, the cut marked with its size in tokens."""
+    data = text.encode()
+    if len(data) <= max_bytes:
+        return text
+    half = max(0, max_bytes // 2)
+    head = data[:half].decode(errors="ignore")
+    tail = data[len(data) - half:].decode(errors="ignore") if half else ""
+    removed = len(data) - len(head.encode()) - len(tail.encode())
+    return f"{head}\u2026{(removed + 3) // 4} tokens truncated\u2026{tail}"
+
+
+def compacted_history(
+    payload: Any, history: list[dict[str, Any]], initial_context: Callable[[], list[dict[str, Any]]] | None
+) -> list[dict[str, Any]] | None:
+    """The history that replaces `history` at a `compacted` record, None when the record is not one."""
+    if not isinstance(payload, dict):
+        return None
+    replacement = payload.get("replacement_history")
+    if isinstance(replacement, list):
+        return [item for item in replacement if valid_response_item(item)]
+    message = payload.get("message")
+    if not isinstance(message, str):
+        return None
+    users = [text for text in map(user_message_text, history) if text is not None]
+    kept: list[str] = []
+    budget = COMPACT_USER_MESSAGES_MAX_BYTES
+    for text in reversed(users):
+        if budget <= 0:
+            break
+        size = len(text.encode())
+        if size <= budget:
+            kept.append(text)
+            budget -= size
+        else:
+            kept.append(_truncate_middle(text, budget))
+            break
+    kept.reverse()
+    rebuilt = list(initial_context()) if initial_context is not None else []
+    for text in [*kept, message or NO_SUMMARY]:
+        rebuilt.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+    return rebuilt
 
 
 def model_history(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from messages.internal import (
     ConnectionOpened,
     Failure,
     Incoming,
+    ListeningOn,
     LoadedConversations,
     Reply,
 )
@@ -127,6 +128,7 @@ class RouterActor(pykka.ThreadingActor):
         self._connections: dict[int, _Connection] = {}
         self._started = time.monotonic()
         self._loaded_conversations: int | None = None
+        self._addresses: list[str] = []
 
     def on_receive(self, message: Any) -> Any:
         try:
@@ -139,6 +141,8 @@ class RouterActor(pykka.ThreadingActor):
                 self._on_closed(message)
             elif isinstance(message, LoadedConversations):
                 self._loaded_conversations = message.count
+            elif isinstance(message, ListeningOn):
+                self._addresses = list(message.addresses)
         except Exception:
             log.exception("router failed handling %s", type(message).__name__)
         return None
@@ -232,6 +236,7 @@ class RouterActor(pykka.ThreadingActor):
             uptime_seconds=round(time.monotonic() - self._started, 1),
             connections=len(self._connections),
             loaded_conversations=self._loaded_conversations,
+            addresses=list(self._addresses),
         )
 
     # -- connections ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # A connection whose unsent output grows past this is closed: one stalled client never holds
 # memory or slows the others.
-OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024
+OUTPUT_LIMIT_BYTES = int(os.environ.get("CODEX_APP_SERVER_CONNECTION_BUFFER_BYTES", 64 * 1024 * 1024))
 UNIX_PATH_MAX = 107
 
 _connection_ids = itertools.count(1)  # 0 is stdio

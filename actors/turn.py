@@ -690,6 +690,60 @@ class TurnDiff:
         return "".join(parts)
 
 
+# -- turn items (the `item_*` events) ----------------------------------------------------------------
+@dataclass
+class _ResponseState:
+    """What one model response has produced so far: its items, its tool calls, 0.58's active item
+    (the id of the item announced by `item_started` and not finished yet), and on the chat wire the
+    pieces 0.58's aggregation holds back."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    active: str | None = None
+    chat_message_open: bool = False
+    chat_text: list[str] = field(default_factory=list)
+    chat_pieces: list[str] | None = None
+    chat_reasoning: list[str] = field(default_factory=list)
+
+
+def _texts(parts: Any) -> list[str]:
+    return [part.get("text", "") for part in parts or [] if isinstance(part, dict)]
+
+
+def turn_item(item: dict[str, Any]) -> dict[str, Any] | None:
+    """A provider output item as the core TurnItem of `item_started` / `item_completed`, None for
+    what is not one (tool calls). A message without an id gets a fresh one each time, as in 0.58."""
+    kind = item.get("type")
+    if kind == "message" and item.get("role", "assistant") == "assistant":
+        text = _message_text(item)
+        content = [{"Text": {"text": text}}] if item.get("content") else []
+        return {"AgentMessage": {"id": item.get("id") or str(uuid.uuid4()), "content": content}}
+    if kind == "reasoning":
+        return {
+            "Reasoning": {
+                "id": str(item.get("id") or ""),
+                "summary_text": _texts(item.get("summary")),
+                "raw_content": _texts(item.get("content")),
+            }
+        }
+    return None
+
+
+def _turn_item_id(payload: dict[str, Any]) -> str:
+    (body,) = payload.values()
+    return str(body["id"])
+
+
+def _chat_reasoning(pieces: list[str]) -> dict[str, Any]:
+    return {
+        "type": "reasoning",
+        "id": "",
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": piece} for piece in pieces],
+        "encrypted_content": None,
+    }
+
+
 # -- the loop ---------------------------------------------------------------------------------------
 class TurnWorker:
     """One turn's loop. `run()` never raises: a failure becomes `error` + `task_complete`."""
@@ -765,47 +819,39 @@ class TurnWorker:
         request = self.deps.make_request(self.spec, prompt_history(self.history, self.spec.tools))
         cancel = self.deps.make_cancel()
         self.handle.set_stream_cancel(cancel)
-        items: list[dict[str, Any]] = []
-        calls: list[dict[str, Any]] = []
-        agent_item: str | None = None
-        reasoning_item: str | None = None
+        state = _ResponseState()
         rate_limits: dict[str, Any] | None = None
         chat = self.spec.wire_api == "chat"
         try:
             for ev in self.deps.stream_model(request, self.deps.auth, cancel):
                 self._check()
-                if isinstance(ev, mc.TextDelta):
-                    if agent_item is None:
-                        agent_item = self._start_agent_item(None)
-                    if not chat:  # 0.58 aggregates chat streams: no deltas on that wire
-                        self.event(
-                            {
-                                "type": "agent_message_content_delta",
-                                "thread_id": self.spec.conversation_id,
-                                "turn_id": self.spec.turn_id,
-                                "item_id": agent_item,
-                                "delta": ev.text,
-                            }
-                        )
+                if chat and isinstance(ev, mc.TextDelta | mc.ReasoningContentDelta | mc.ItemDone):
+                    self._chat_event(ev, state, mc)
+                elif isinstance(ev, mc.TextDelta):
+                    if state.active is not None:
+                        self.event(self._delta_event("agent_message_content_delta", state.active, ev.text))
                         self.event({"type": "agent_message_delta", "delta": ev.text})
                 elif isinstance(ev, mc.ItemAdded):
-                    item = _as_dict(ev.item) or {}
-                    if item.get("type") == "message":
-                        agent_item = self._start_agent_item(item.get("id"))
-                    elif item.get("type") == "reasoning":
-                        reasoning_item = item.get("id") or str(uuid.uuid4())
-                        self.event(self._item_event("item_started", self._reasoning_payload(reasoning_item, [])))
+                    self._item_added(_as_dict(ev.item) or {}, state)
+                elif isinstance(ev, mc.ReasoningSummaryPartAdded):
+                    if state.active is not None:  # 0.58: every summary part, the first included
+                        self.event({"type": "agent_reasoning_section_break"})
                 elif isinstance(ev, mc.ReasoningSummaryDelta):
-                    self.event({"type": "agent_reasoning_delta", "delta": ev.text})
+                    if state.active is not None:
+                        self.event(self._delta_event("reasoning_content_delta", state.active, ev.text))
+                        self.event({"type": "agent_reasoning_delta", "delta": ev.text})
                 elif isinstance(ev, mc.ReasoningContentDelta):
-                    self.event({"type": "agent_reasoning_raw_content_delta", "delta": ev.text})
+                    if state.active is not None:
+                        self.event(self._delta_event("reasoning_raw_content_delta", state.active, ev.text))
+                        self.event({"type": "agent_reasoning_raw_content_delta", "delta": ev.text})
                 elif isinstance(ev, mc.ItemDone):
-                    item = _as_dict(ev.item) or {}
-                    agent_item, reasoning_item = self._item_done(item, items, calls, agent_item, reasoning_item)
+                    self._item_done(_as_dict(ev.item) or {}, state)
                 elif isinstance(ev, mc.RateLimits):
                     rate_limits = normalize_rate_limits(ev.snapshot)
                     self.event({"type": "token_count", "info": self.info, "rate_limits": rate_limits})
                 elif isinstance(ev, mc.Completed):
+                    if chat:
+                        self._chat_completed(state)
                     usage = normalize_usage(ev.token_usage)
                     if usage is not None:
                         self.info = add_usage(self.info, usage)
@@ -821,64 +867,101 @@ class TurnWorker:
         finally:
             self.handle.set_stream_cancel(None)
         self._check()
-        outputs = [self._run_tool(call) for call in calls]
-        for item in items:
+        outputs = [self._run_tool(call) for call in state.calls]
+        for item in state.items:
             self.history.append(item)
             self.out.put("item", item)
         for output in outputs:
             self.history.append(output)
             self.out.put("item", output)
         self._emit_turn_diff()  # 0.58 reports the turn's diff after every request once a patch touched files
-        return bool(calls)
+        return bool(state.calls)
 
-    # -- items ----------------------------------------------------------------------------------
+    # -- items (0.58: an item added is announced and becomes the active item; a finished item is
+    # -- announced as started too when nothing was active, then completed) ----------------------
     def _item_event(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         return {"type": kind, "thread_id": self.spec.conversation_id, "turn_id": self.spec.turn_id, "item": payload}
 
-    @staticmethod
-    def _reasoning_payload(item_id: str, summary: list[str]) -> dict[str, Any]:
-        return {"Reasoning": {"id": item_id, "summary_text": summary, "raw_content": []}}
+    def _delta_event(self, kind: str, item_id: str, delta: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "thread_id": self.spec.conversation_id,
+            "turn_id": self.spec.turn_id,
+            "item_id": item_id,
+            "delta": delta,
+        }
 
-    def _start_agent_item(self, item_id: str | None) -> str:
-        item_id = item_id or str(uuid.uuid4())
-        self.event(self._item_event("item_started", {"AgentMessage": {"id": item_id, "content": []}}))
-        return item_id
+    def _item_added(self, item: dict[str, Any], state: _ResponseState) -> None:
+        payload = turn_item(item)
+        if payload is None:
+            return  # tool calls are not turn items: the active item stays
+        self.event(self._item_event("item_started", payload))
+        state.active = _turn_item_id(payload)
 
-    def _item_done(
-        self,
-        item: dict[str, Any],
-        items: list[dict[str, Any]],
-        calls: list[dict[str, Any]],
-        agent_item: str | None,
-        reasoning_item: str | None,
-    ) -> tuple[str | None, str | None]:
+    def _item_done(self, item: dict[str, Any], state: _ResponseState) -> None:
+        was_active = state.active is not None
+        state.active = None
         kind = item.get("type")
-        if kind == "message":
+        kept = history_item(item)
+        state.items.append(kept)
+        if kind in ("function_call", "custom_tool_call"):
+            state.calls.append(kept)
+            return
+        payload = turn_item(item)
+        if payload is None:
+            return
+        if not was_active:
+            self.event(self._item_event("item_started", payload))
+        self.event(self._item_event("item_completed", payload))
+        if "AgentMessage" in payload:
             text = _message_text(item)
-            item_id = agent_item or item.get("id") or str(uuid.uuid4())
-            if agent_item is None:
-                self._start_agent_item(item_id)
-            done = {"AgentMessage": {"id": item_id, "content": [{"Text": {"text": text}}]}}
-            self.event(self._item_event("item_completed", done))
             self.event({"type": "agent_message", "message": text})
             self.last_agent_message = text
-            items.append(history_item(item))
-            return None, reasoning_item
-        if kind == "reasoning":
-            summary = [part.get("text", "") for part in item.get("summary") or [] if isinstance(part, dict)]
-            item_id = reasoning_item or item.get("id") or str(uuid.uuid4())
-            self.event(self._item_event("item_completed", self._reasoning_payload(item_id, summary)))
-            for text in summary:
+        elif "Reasoning" in payload:
+            for text in payload["Reasoning"]["summary_text"]:
                 self.event({"type": "agent_reasoning", "text": text})
-            items.append(history_item(item))
-            return agent_item, None
-        if kind in ("function_call", "custom_tool_call"):
-            kept = history_item(item)
-            items.append(kept)
-            calls.append(kept)
-            return agent_item, reasoning_item
-        items.append(history_item(item))
-        return agent_item, reasoning_item
+
+    # -- the chat wire, aggregated as 0.58 does it -----------------------------------------------
+    # 0.58's chat reader announces an assistant message at its first text chunk and a reasoning item
+    # (empty id, one raw-content entry per chunk) at its first reasoning chunk, and finishes that
+    # reasoning item when the choice finishes. Its aggregating layer then holds back every delta and
+    # the assistant message, and at completion emits the whole reasoning and the whole message as
+    # fresh items. The model client streams chunks (`chat_aggregate` off); this rebuilds those items.
+    def _chat_event(self, ev: Any, state: _ResponseState, mc: Any) -> None:
+        if isinstance(ev, mc.TextDelta):
+            if not state.chat_message_open:
+                state.chat_message_open = True
+                self._item_added({"type": "message", "role": "assistant", "content": []}, state)
+            state.chat_text.append(ev.text)
+        elif isinstance(ev, mc.ReasoningContentDelta):
+            if state.chat_pieces is None:
+                state.chat_pieces = []
+                self._item_added(_chat_reasoning([]), state)
+            state.chat_pieces.append(ev.text)
+            state.chat_reasoning.append(ev.text)
+        else:
+            item = _as_dict(ev.item) or {}
+            kind = item.get("type")
+            if kind == "message":
+                if not state.chat_text:
+                    state.chat_text.append(_message_text(item))
+                state.chat_message_open = False
+                return  # held back until completion
+            if kind == "reasoning":
+                pieces = state.chat_pieces
+                if pieces is None:
+                    pieces = [part.get("text", "") for part in item.get("content") or [] if isinstance(part, dict)]
+                state.chat_pieces = None
+                item = _chat_reasoning(pieces)
+            self._item_done(item, state)
+
+    def _chat_completed(self, state: _ResponseState) -> None:
+        if state.chat_reasoning:
+            self._item_done(_chat_reasoning(["".join(state.chat_reasoning)]), state)
+        text = "".join(state.chat_text)
+        if text:
+            message = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+            self._item_done(message, state)
 
     # -- tools ----------------------------------------------------------------------------------
     def _run_tool(self, call: dict[str, Any]) -> dict[str, Any]:

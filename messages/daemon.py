@@ -15,6 +15,7 @@ class DaemonStatusResponse(msgspec.Struct, rename="camel"):
     uptime_seconds: float
     connections: int
     loaded_conversations: int | None
+    addresses: list[str]
 
 
 DAEMON_REQUESTS: dict[str, tuple[type, type]] = {

@@ -160,3 +160,9 @@ class LoadedConversations(msgspec.Struct, frozen=True):
     (reported by `daemon/status`)."""
 
     count: int
+
+
+class ListeningOn(msgspec.Struct, frozen=True):
+    """Told to the router once the socket listeners are bound (reported by `daemon/status`)."""
+
+    addresses: tuple[str, ...]

@@ -1013,19 +1013,21 @@ def codex_daemon_factory(codex_app_server_factory: StartServer, tmp_path: Path) 
     daemons: list[Daemon] = []
 
     def start(ws: bool = False, args: Sequence[str] = (), config_toml: str | None = None,
-              socket_path: Path | None = None) -> Daemon:
+              socket_path: Path | None = None, env: dict[str, str] | None = None) -> Daemon:
         path = socket_path or (tmp_path / f"daemon{len(daemons)}.sock")
         listen = ["--listen", f"unix://{path}"]
         if ws:
             listen += ["--listen", "ws://127.0.0.1:0"]
-        process = codex_app_server_factory(config_toml=config_toml, args=[*listen, *args], initialize=False)
+        process = codex_app_server_factory(config_toml=config_toml, args=[*listen, *args], initialize=False,
+                                           env=env)
         ws_url = token = None
         process.wait_stderr(f"listening on unix://{path}")
         if ws:
             text = process.wait_stderr("listening on ws://")
             ws_url = text.split("listening on ws://", 1)[1].split()[0]
             ws_url = f"ws://{ws_url}"
-            token = (process.codex_home / "app-server-control" / "ws-token").read_text().strip()
+            generated = process.codex_home / "app-server-control" / "ws-token"
+            token = generated.read_text().strip() if generated.exists() else None
         daemon = Daemon(process, path, ws_url, token)
         daemons.append(daemon)
         return daemon

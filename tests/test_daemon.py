@@ -134,22 +134,31 @@ def test_sigterm_exits_zero_and_removes_the_socket(codex_daemon_factory):
     assert not daemon.socket_path.exists()
 
 
-def test_a_stalled_client_does_not_delay_another(codex_daemon):
-    stalled = codex_daemon.connect(name="stalled")
-    lines = [json.dumps({"id": index, "method": "getUserAgent"}) for index in range(100, 20100)]
+def _non_reading_client(path, name: str):
+    """A websocket client that sends but never reads: once its small receive queue is full the
+    library stops reading the socket, and the daemon's sends to it back up."""
+    from websockets.sync.client import unix_connect
+
+    ws = unix_connect(str(path), uri="ws://localhost/", max_queue=4, legacy=True)
+    ws.send(json.dumps({"id": 0, "method": "initialize", "params": {"clientInfo": {"name": name, "version": "1"}}}))
 
     def flood() -> None:
-        # Keeps writing requests and never reads a reply; its own sends block once buffers fill.
         try:
-            for line in lines:
-                stalled.ws.send(line)
+            for index in range(1, 200_000):
+                ws.send(json.dumps({"id": index, "method": "getUserAgent"}))
         except Exception:  # noqa: BLE001 - the daemon may close this connection; that is allowed
             pass
 
     threading.Thread(target=flood, daemon=True).start()
+    return ws
+
+
+def test_a_stalled_client_does_not_delay_another(codex_daemon):
+    stalled = _non_reading_client(codex_daemon.socket_path, "stalled")
     other = codex_daemon.connect(name="other")
     for _ in range(20):
         assert other.request("getUserAgent", timeout=30)["userAgent"].endswith("(other; 0.0.0)")
+    stalled.socket.shutdown(socket.SHUT_RDWR)
 
 
 def _run_cli(codex_home, *args, stdin=None, timeout=30):
@@ -223,3 +232,37 @@ def test_raw_json_lines_on_the_unix_socket_work_like_the_upstream_proxy(codex_da
     assert second == {"id": 2, "result": first["result"]}
     # Websocket clients keep working beside it.
     assert daemon.connect().request("getUserAgent")["userAgent"]
+
+
+def test_ws_token_from_a_file(codex_daemon_factory, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token\n")
+    daemon = codex_daemon_factory(ws=True, args=["--ws-token-file", str(token_file)])
+    assert _ws_upgrade_status(daemon.ws_url, {"Authorization": "Bearer s3cret-token"}) == 101
+    assert daemon.token is None  # no token was generated beside the socket
+    assert _ws_upgrade_status(daemon.ws_url, {"Authorization": "Bearer other"}) == 401
+
+
+def test_daemon_status_reports_addresses_and_counts(codex_daemon):
+    client = codex_daemon.connect()
+    status = client.request("daemon/status", {})
+    assert status["pid"] == codex_daemon.process.process.pid
+    assert status["connections"] == 1
+    assert f"unix://{codex_daemon.socket_path}" in status["addresses"]
+    assert any(address.startswith("ws://127.0.0.1:") for address in status["addresses"])
+    assert status["uptimeSeconds"] >= 0
+
+
+def test_a_pid_file_of_a_live_process_with_another_start_time_is_stale(tmp_path):
+    home = tmp_path / "home"
+    control = home / "app-server-control"
+    control.mkdir(parents=True, mode=0o700)
+    # This test's own pid is alive, but the recorded start time is not its start time: a reused pid.
+    (control / "app-server.pid").write_text(json.dumps({"pid": os.getpid(), "start_time": "1"}))
+    started = _run_cli(home, "daemon", "start")
+    try:
+        assert started.returncode == 0, started.stderr
+        record = json.loads((control / "app-server.pid").read_text())
+        assert record["pid"] != os.getpid()
+    finally:
+        _run_cli(home, "daemon", "stop")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import threading
+import time
 
 import pytest
 from websockets.sync.client import unix_connect
@@ -164,3 +166,26 @@ def test_fifty_clients_streaming_at_once_lose_and_cross_nothing(codex_daemon_fac
     for thread in threads:
         thread.join(180)
     assert errors == []
+
+
+def test_a_subscriber_past_its_output_bound_is_closed_and_the_stream_goes_on(codex_daemon_factory, model, tmp_path):
+    daemon = codex_daemon_factory(config_toml=_config(model),
+                                  env={**os.environ, "CODEX_APP_SERVER_CONNECTION_BUFFER_BYTES": "200000"})
+    driver = daemon.connect(name="driver")  # starts the turn but does not subscribe
+    conversation = _start(driver, tmp_path)
+    stalled = unix_connect(str(daemon.socket_path), uri="ws://localhost/", max_queue=4, legacy=True)
+    stalled.send(json.dumps({"id": 1, "method": "initialize",
+                             "params": {"clientInfo": {"name": "stalled", "version": "1"}}}))
+    stalled.send(json.dumps({"id": 2, "method": "addConversationListener",
+                             "params": {"conversationId": conversation}}))
+    model.enqueue({"type": "text", "text": "x" * 8000, "deltas": 8000})
+    driver.request("sendUserMessage", {"conversationId": conversation,
+                                       "items": [{"type": "text", "data": {"text": "go"}}]})
+    daemon.process.wait_stderr("bytes unsent; closing it", timeout=30)
+    rollout = next((daemon.process.codex_home / "sessions").rglob("rollout-*.jsonl"))
+    deadline = time.monotonic() + 60
+    while '"type":"agent_message","message":"' + "x" * 8000 not in rollout.read_text():
+        assert time.monotonic() < deadline, "the turn did not finish after the stalled client was cut off"
+        time.sleep(0.05)
+    assert driver.request("getUserAgent")["userAgent"].endswith("(driver; 0.0.0)")
+    stalled.socket.close()

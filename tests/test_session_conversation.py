@@ -298,13 +298,7 @@ def test_update_plan_emits_plan_update(start: Callable[..., AppServerClient], mo
 
 @pytest.mark.parametrize("wire", ["responses", "chat"])
 def test_every_item_completed_follows_an_item_started(start: Callable[..., AppServerClient], model: MockModel,
-                                                      workdir: Path, wire: str, reference: bool,
-                                                      request: pytest.FixtureRequest) -> None:
-    if wire == "chat" and not reference:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "actors/turn.py: on the chat wire a reasoning stream yields item_completed(Reasoning) with no "
-            "item_started before it, and its text is lost (summary_text and raw_content empty); 0.58 announces "
-            "item_started(Reasoning) first and carries the text in raw_content")))
+                                                      workdir: Path, wire: str) -> None:
     client = start(wire=wire)
     model.enqueue({"type": "reasoning", "text": "thinking it over", "answer": "an answer", "deltas": 2})
     cid = new_conversation(client, workdir)["conversationId"]
@@ -317,6 +311,55 @@ def test_every_item_completed_follows_an_item_started(start: Callable[..., AppSe
             open_items[kind] = open_items.get(kind, 0) + step
             assert open_items[kind] >= 0, f"{kind} completed before it started"
     assert set(open_items) == {"UserMessage", "Reasoning", "AgentMessage"}
+    done = [m["item"]["Reasoning"] for m in msgs(notes, "item_completed") if "Reasoning" in m["item"]]
+    if wire == "responses":
+        assert [(r["summary_text"], r["raw_content"]) for r in done] == [(["thinking it over"], [])]
+    else:
+        # 0.58 on chat: the streamed item (one entry per chunk), then the aggregated one, no summary
+        assert [(r["id"], r["summary_text"], r["raw_content"]) for r in done] == [
+            ("", [], ["thinking", " it over"]), ("", [], ["thinking it over"])]
+        v2 = [p["item"] for m, p in notes if m == "item/completed" and p["item"]["type"] == "reasoning"]
+        assert [item["text"] for item in v2] == ["thinking\n it over", "thinking it over"]
+
+
+def test_chat_reasoning_is_aggregated_as_058_does(start: Callable[..., AppServerClient], model: MockModel,
+                                                  workdir: Path) -> None:
+    client = start(wire="chat")
+    model.enqueue({"type": "reasoning", "text": "thinking it over", "answer": "an answer", "deltas": 2})
+    cid = new_conversation(client, workdir)["conversationId"]
+    notes = turn(client, cid, "think")
+    items = [(name.rsplit("_", 1)[1], *p["msg"]["item"]) for name, p in notes
+             if name in ("codex/event/item_started", "codex/event/item_completed")]
+    assert items == [("started", "UserMessage"), ("completed", "UserMessage"),
+                     ("started", "Reasoning"), ("started", "AgentMessage"), ("completed", "Reasoning"),
+                     ("started", "Reasoning"), ("completed", "Reasoning"),
+                     ("started", "AgentMessage"), ("completed", "AgentMessage")]
+    assert not {"agent_reasoning", "agent_reasoning_delta", "reasoning_content_delta",
+                "agent_message_delta"} & set(names(notes))
+    rollout = next((client.codex_home / "sessions").rglob("*.jsonl"))
+    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    reasoning = [rec["payload"]["content"] for rec in lines
+                 if rec["type"] == "response_item" and rec["payload"]["type"] == "reasoning"]
+    piece = [{"type": "reasoning_text", "text": text} for text in ("thinking", " it over")]
+    assert reasoning == [piece, [{"type": "reasoning_text", "text": "thinking it over"}]]
+
+
+def test_reasoning_summary_section_breaks_and_content_deltas(start: Callable[..., AppServerClient],
+                                                             model: MockModel, workdir: Path) -> None:
+    client = start()
+    model.enqueue({"type": "reasoning", "text": "thinking it over", "answer": "an answer", "deltas": 2})
+    cid = new_conversation(client, workdir)["conversationId"]
+    notes = turn(client, cid, "think")
+    seq = names(notes)
+    first = seq.index("item_started", seq.index("item_started") + 2)  # the reasoning item's, then item/started
+    assert seq[first + 2:first + 7] == ["agent_reasoning_section_break", "reasoning_content_delta",
+                                        "agent_reasoning_delta", "reasoning_content_delta", "agent_reasoning_delta"]
+    assert msgs(notes, "agent_reasoning_section_break") == [{"type": "agent_reasoning_section_break"}]
+    started = msgs(notes, "item_started")[1]["item"]["Reasoning"]
+    deltas = msgs(notes, "reasoning_content_delta")
+    assert [(d["thread_id"], d["turn_id"], d["item_id"], d["delta"]) for d in deltas] == [
+        (cid, "0", started["id"], "thinking"), (cid, "0", started["id"], " it over")]
+    assert [d["delta"] for d in msgs(notes, "agent_reasoning_delta")] == ["thinking", " it over"]
 
 
 # -- model errors and retries ---------------------------------------------------------------------
@@ -609,13 +652,7 @@ def test_thread_start_and_turn_start(start: Callable[..., AppServerClient], mode
     assert model.requests()[0]["body"]["input"][-1]["content"] == [{"type": "input_text", "text": "yo"}]
 
 
-def test_turn_started_precedes_the_turns_events(start: Callable[..., AppServerClient], model: MockModel,
-                                                reference: bool, request: pytest.FixtureRequest) -> None:
-    if not reference:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "actors/conversation.py ConversationActor.turn_start submits the input (its listener announces "
-            "task_started…user_message) before it replies and notifies turn/started, so turn/started arrives "
-            "after the turn's first events; 0.58 sends the response, turn/started, then task_started")))
+def test_turn_started_precedes_the_turns_events(start: Callable[..., AppServerClient], model: MockModel) -> None:
     client = start()
     model.enqueue({"type": "text", "text": "v2 reply"})
     thread = client.request("thread/start", {})["thread"]
@@ -698,3 +735,113 @@ def test_conversation_errors(start: Callable[..., AppServerClient]) -> None:
         with pytest.raises(JsonRpcError) as failure:
             client.request(method, params)
         assert (failure.value.code, failure.value.message) == (-32600, message), method
+
+
+# -- input while a turn runs (§7.3, §12) -----------------------------------------------------------
+def _rollout_records(client: AppServerClient) -> list[dict[str, Any]]:
+    path = next((client.codex_home / "sessions").rglob("rollout-*.jsonl"))
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _user_texts(items: list[dict[str, Any]]) -> list[str]:
+    return [part["text"] for item in items if item.get("type") == "message" and item.get("role") == "user"
+            for part in item["content"] if part["type"] == "input_text"]
+
+
+def test_input_during_a_tool_turn_joins_it(start: Callable[..., AppServerClient], model: MockModel,
+                                           workdir: Path) -> None:
+    client = start()
+    model.enqueue({"type": "shell", "command": ["python3", "-c", "print(42)"], "call_id": "call-j"},
+                  {"type": "text", "text": "done both"})
+    cid = new_conversation(client, workdir)["conversationId"]
+    since = len(client.all_notifications)
+    client.request("sendUserTurn", {
+        "conversationId": cid, "items": [{"type": "text", "data": {"text": "run it"}}], "cwd": str(workdir),
+        "approvalPolicy": "untrusted", "sandboxPolicy": {"mode": "danger-full-access"}, "model": "mock-model",
+        "summary": "auto"})
+    approval = client.next_server_request()
+    assert approval.method == "execCommandApproval"
+    say(client, cid, "also this")  # the turn waits on the approval: this input joins it
+    client.answer(approval, {"decision": "approved"})
+    notes = until(client, since, "codex/event/task_complete", of(cid))
+    assert ids(notes) == {"0"}
+    assert names(notes).count("task_started") == 1
+    assert [m["message"] for m in msgs(notes, "user_message")] == ["run it"]
+    assert msgs(notes, "task_complete")[0]["last_agent_message"] == "done both"
+    second = model.requests()[1]["body"]["input"]
+    assert [item["type"] for item in second[-3:]] == ["function_call", "function_call_output", "message"]
+    assert _user_texts(second[-1:]) == ["also this"]
+    records = _rollout_records(client)
+    assert [r["payload"]["message"] for r in records if r["payload"].get("type") == "user_message"] == ["run it"]
+    assert "also this" in _user_texts([r["payload"] for r in records if r["type"] == "response_item"])
+
+
+def test_input_during_a_plain_answer_is_never_lost(start: Callable[..., AppServerClient], model: MockModel,
+                                                   workdir: Path, ours_only: None) -> None:
+    client = start()
+    model.enqueue({"type": "stall", "text": "first answer", "deltas": 4, "after_deltas": 2},
+                  {"type": "text", "text": "noted"}, {"type": "text", "text": "third"})
+    cid = new_conversation(client, workdir)["conversationId"]
+    since = len(client.all_notifications)
+    say(client, cid, "start")
+    model.wait_for_stall()
+    say(client, cid, "late note")  # 0.58 drops this: the turn makes no further request
+    model.release()
+    notes = until(client, since, "codex/event/task_complete", of(cid))
+    assert ids(notes) == {"0"} and names(notes).count("task_started") == 1
+    assert [m["message"] for m in msgs(notes, "agent_message")] == ["first answer", "noted"]
+    second = model.requests()[1]["body"]["input"]
+    assert _user_texts(second)[-2:] == ["start", "late note"]
+    assert second[-2]["role"] == "assistant"
+    # the next turn carries it as well, and it stays in the rollout
+    again = turn(client, cid, "next")
+    assert msgs(again, "task_complete")[0]["last_agent_message"] == "third"
+    assert _user_texts(model.requests()[2]["body"]["input"])[-3:] == ["start", "late note", "next"]
+    assert "late note" in _user_texts([r["payload"] for r in _rollout_records(client) if r["type"] == "response_item"])
+
+
+# -- resume of a compacted rollout (§6.2) ---------------------------------------------------------
+def test_resume_rebuilds_a_compacted_history_as_058(start: Callable[..., AppServerClient], model: MockModel,
+                                                    workdir: Path) -> None:
+    client = start()
+    model.enqueue({"type": "text", "text": "first answer"}, {"type": "text", "text": "second answer"})
+    conversation = new_conversation(client, workdir)
+    cid, path = conversation["conversationId"], Path(conversation["rolloutPath"])
+    turn(client, cid, "first question")
+    turn(client, cid, "second question")
+    client.close()
+    compacted = {"timestamp": "2025-11-20T10:00:00.000Z", "type": "compacted", "payload": {"message": "SUMMARY"}}
+    with path.open("a") as handle:
+        handle.write(json.dumps(compacted) + "\n")
+    client = start()
+    client.request("resumeConversation", {"path": str(path)})
+    client.request("addConversationListener", {"conversationId": cid})
+    model.enqueue({"type": "text", "text": "after resume"})
+    turn(client, cid, "third question")
+    sent = model.requests()[-1]["body"]["input"]
+    # the initial context, the user messages before the compaction, the summary: no assistant output
+    assert [item["role"] for item in sent] == ["user"] * 5
+    assert sent[0]["content"][0]["text"].startswith("<environment_context>")
+    assert _user_texts(sent[1:]) == ["first question", "second question", "SUMMARY", "third question"]
+
+
+def test_a_compacted_record_with_a_replacement_history_replaces_it(tmp_path: Path) -> None:
+    from actors.resume import load_rollout
+
+    def line(kind: str, payload: dict[str, Any]) -> str:
+        return json.dumps({"timestamp": "2025-11-20T10:00:00.000Z", "type": kind, "payload": payload})
+
+    def user(text: str) -> dict[str, Any]:
+        return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+    meta = {"id": "01a20f9d-eac7-7f16-811b-607fb5887a7b", "timestamp": "2025-11-20T10:00:00.000Z", "cwd": "/w",
+            "originator": "codex_cli_rs", "cli_version": "0.58.0", "instructions": None, "source": "vscode"}
+    path = tmp_path / "rollout.jsonl"
+    path.write_text("\n".join([
+        line("session_meta", meta), line("response_item", user("old")),
+        line("compacted", {"message": "ignored summary", "replacement_history": [user("kept"), user("summary")]}),
+        line("response_item", user("after")), line("compacted", {"message": ""}),
+    ]) + "\n")
+    restored = load_rollout(path, lambda: [user("<environment_context>ctx</environment_context>")])
+    assert _user_texts(restored.history) == [
+        "<environment_context>ctx</environment_context>", "kept", "summary", "after", "(no summary available)"]

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from pytest_codex_app_server import JsonRpcError
@@ -119,11 +120,12 @@ def test_feedback_upload_answers_at_once_and_writes_a_private_bundle(codex_app_s
                                                          "conversationId": "01a20b1c-2dc0-75c1-8229-94f813206ed2"})
     assert given == {"threadId": "01a20b1c-2dc0-75c1-8229-94f813206ed2"}
     folder = codex_app_server.codex_home / "feedback"
-    for _ in range(200):
+    deadline = time.monotonic() + 30
+    while True:
         bundles = sorted(folder.glob("*.json")) if folder.exists() else []
-        if len(bundles) == 2:
+        if len(bundles) == 2 or time.monotonic() > deadline:
             break
-        codex_app_server.request("getUserAgent")
+        time.sleep(0.05)
     assert len(bundles) == 2
     contents = [json.loads(path.read_text()) for path in bundles]
     assert {bundle["classification"] for bundle in contents} == {"bug"}
@@ -203,3 +205,95 @@ def test_generate_json_schema_writes_every_type_we_speak(tmp_path):
         assert any(expected in name for name in names), expected
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@e"})
+
+
+@pytest.fixture
+def repo_with_remote(tmp_path):
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "a.txt").write_text("one\n")
+    _git(work, "add", "a.txt")
+    _git(work, "commit", "-qm", "first")
+    _git(work, "remote", "add", "origin", str(remote))
+    _git(work, "push", "-q", "origin", "main")
+    (work / "a.txt").write_text("one\ntwo\n")
+    (work / "new.txt").write_text("fresh\n")
+    return work
+
+
+def test_git_diff_to_remote_returns_the_remote_sha_and_the_diff(codex_app_server, repo_with_remote):
+    sha = subprocess.run(["git", "-C", str(repo_with_remote), "rev-parse", "origin/main"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    result = codex_app_server.request("gitDiffToRemote", {"cwd": str(repo_with_remote)})
+    assert list(result) == ["sha", "diff"]
+    assert result["sha"] == sha
+    assert "+two" in result["diff"] and "b/new.txt" in result["diff"] and "+fresh" in result["diff"]
+
+
+def test_a_slow_git_diff_never_delays_other_requests(codex_app_server_factory, repo_with_remote, tmp_path):
+    # A git that takes a while per command (as on a huge repository or a slow disk).
+    slow_bin = tmp_path / "slow-bin"
+    slow_bin.mkdir()
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
+    (slow_bin / "git").write_text(f"#!/bin/sh\nsleep 0.3\nexec {real_git} \"$@\"\n")
+    (slow_bin / "git").chmod(0o755)
+    client = codex_app_server_factory(env={**os.environ, "PATH": f"{slow_bin}:{os.environ['PATH']}"})
+    diff_id = client.send("gitDiffToRemote", {"cwd": str(repo_with_remote)})
+    agent_id = client.send("getUserAgent")
+    assert client.wait_response(agent_id)["userAgent"]
+    assert not any(f'"id":{diff_id},' in line for line in client.lines)  # still computing
+    assert client.wait_response(diff_id, timeout=60)["diff"]
+
+
+def test_feedback_bundle_holds_logs_and_the_rollout_and_is_posted_where_configured(codex_app_server_factory,
+                                                                                  codex_home):
+    import http.server
+    import threading
+
+    received: list[bytes] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - stdlib naming
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    conversation = "01a20b1c-2dc0-75c1-8229-94f813206ed2"
+    day = codex_home / "sessions" / "2026" / "11" / "24"
+    day.mkdir(parents=True)
+    rollout = day / f"rollout-2026-11-24T10-12-07-{conversation}.jsonl"
+    rollout.write_text('{"timestamp":"2026-11-24T01:12:07.000Z","type":"session_meta","payload":{"id":"'
+                       + conversation + '","timestamp":"2026-11-24T01:12:07.000Z","cwd":"/tmp","originator":"x",'
+                       '"cli_version":"0.58.0","instructions":null,"source":"vscode"}}\n')
+    try:
+        client = codex_app_server_factory(
+            config_toml=f'[feedback]\nurl = "http://127.0.0.1:{collector.server_address[1]}/feedback"\n',
+            env={**os.environ, "CODEX_APP_SERVER_LOG": "info"})
+        result = client.request("feedback/upload", {"classification": "bad_result", "includeLogs": True,
+                                                    "reason": "wrong answer", "conversationId": conversation})
+        assert result == {"threadId": conversation}
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(received) == 1, client.stderr_text()[-3000:]
+        bundle = json.loads(received[0])
+        assert bundle["classification"] == "bad_result" and bundle["reason"] == "wrong answer"
+        assert bundle["rollout"]["path"] == str(rollout)
+        assert conversation in bundle["rollout"]["content"]
+        assert isinstance(bundle["logs"], list)
+        written = list((codex_home / "feedback").glob("*.json"))
+        assert [json.loads(path.read_text()) for path in written] == [bundle]
+    finally:
+        collector.shutdown()

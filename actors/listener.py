@@ -285,6 +285,8 @@ class ListenerActor(FeatureActor):
 
     # -- approvals (DECISIONS 5) ----------------------------------------------------------------
     def _approval_target(self, preferred: int | None) -> int | None:
+        if preferred is not None and preferred not in self._gone:
+            return preferred
         for conn in self._all:
             if conn not in self._gone:
                 return conn

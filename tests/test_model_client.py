@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -293,6 +294,11 @@ def test_cancel_wakes_a_stalled_stream(model: MockModel, before_headers: bool) -
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
     model.wait_for_stall()
+    if not before_headers:
+        # The mock has sent its first delta; let the reader take it so it is blocked in the next read.
+        deadline = time.monotonic() + 5
+        while not of(seen, TextDelta) and time.monotonic() < deadline:
+            time.sleep(0.01)
     cancel.cancel()
     thread.join(5)  # the idle timeout is 10 s: finishing here means the cancel woke the read
     assert not thread.is_alive()

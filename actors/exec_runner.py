@@ -209,12 +209,16 @@ def run_command(
     cancel: threading.Event | None = None,
     registry: ProcessRegistry | None = None,
     seccomp_backend: str = "auto",
+    sandbox_cwd: str | None = None,
 ) -> ExecOutcome:
-    """Run argv to completion under the policy. Raises OSError (spawn failed), SandboxError, PolicyError."""
+    """Run argv in cwd to completion under the policy, read against `sandbox_cwd` (default: cwd).
+    Raises OSError (spawn failed), SandboxError, PolicyError."""
     registry = registry or REGISTRY
     if not argv:
         raise ValueError("command must not be empty")
-    plan = plan_command(list(argv), cwd, sandbox_policy, env=env, seccomp_backend=seccomp_backend)
+    plan = plan_command(
+        list(argv), cwd, sandbox_policy, sandbox_cwd=sandbox_cwd, env=env, seccomp_backend=seccomp_backend
+    )
     full_env = {**env, **plan.env_updates}
     status_r = status_w = -1
     spawn_argv = plan.argv
@@ -389,8 +393,16 @@ def exec_one_off(
     except PolicyError as exc:
         raise invalid_request(f"Invalid request: {exc}") from None
     try:
+        # 0.58 reads the policy against the server's cwd even when the request names another one.
         outcome = run_command(
-            [str(a) for a in command], str(cwd), env, int(timeout_ms), policy, cancel=cancel, registry=registry
+            [str(a) for a in command],
+            str(cwd),
+            env,
+            int(timeout_ms),
+            policy,
+            cancel=cancel,
+            registry=registry,
+            sandbox_cwd=str(default_cwd),
         )
     except SandboxError as exc:
         raise internal_error(f"exec failed: sandbox error: {exc}") from None

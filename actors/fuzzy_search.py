@@ -7,9 +7,10 @@ import heapq
 import itertools
 import operator
 import os
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pykka
@@ -20,13 +21,16 @@ from actors.nucleo import (
     BONUS_BOUNDARY,
     BONUS_BOUNDARY_DELIMITER,
     BONUS_BOUNDARY_WHITE,
-    BONUS_FIRST_CHAR_MULTIPLIER,
+    BONUS_CAMEL123,
+    BONUS_CODE,
+    BONUS_CODE_TABLE,
     CASE_FOLD,
-    DELIMITERS,
+    CLASS_TABLE,
     NORMALIZE,
-    SCORE_MATCH,
     Atom,
+    AtomBound,
     Haystack,
+    PairFact,
     Pattern,
     score_ascii,
 )
@@ -124,39 +128,19 @@ def _non_ascii(index: _Snapshot) -> list[int]:
     return found  # type: ignore[no-any-return]
 
 
-def _survivors(index: _Snapshot, atom: Atom, should_stop: Callable[[], bool]) -> list[int]:
-    """Positions of the paths the atom can match, reusing an earlier keystroke's survivors."""
+def _survivors(index: _Snapshot, atom: Atom, should_stop: Callable[[], bool], within: list[int]) -> list[int]:
+    """Positions among `within` (the special paths) that the atom can match."""
     if not atom.ascii:
-        return _unicode_positions(index)
+        return sorted(set(_unicode_positions(index)).intersection(within))
     from rapidfuzz import process
     from rapidfuzz.distance import LCSseq
 
-    cache: OrderedDict[tuple[bool, str], list[int]] = index.derived.setdefault("survivors", OrderedDict())  # type: ignore[assignment]
-    needle = atom.needle
-    hit = cache.get((atom.ignore_case, needle))
-    if hit is not None:
-        cache.move_to_end((atom.ignore_case, needle))
-        return hit
     keys = _keys(index, atom.ignore_case)
-    base: list[int] | None = None
-    for (ignore_case, previous), found in list(cache.items()):
-        if ignore_case == atom.ignore_case and needle.startswith(previous):
-            if base is None or len(found) < len(base):
-                base = found
-    n = len(needle)
-    if base is None:
-        matches = process.extract(needle, keys, scorer=LCSseq.similarity, score_cutoff=n, limit=None)
-        found = sorted(m[2] for m in matches)
-    else:
-        subset = [keys[i] for i in base]
-        matches = process.extract(needle, subset, scorer=LCSseq.similarity, score_cutoff=n, limit=None)
-        found = sorted(base[m[2]] for m in matches)
+    subset = [keys[i] for i in within]
+    matches = process.extract(atom.needle, subset, scorer=LCSseq.similarity, score_cutoff=len(atom.needle), limit=None)
     if should_stop():
         raise Cancelled
-    cache[(atom.ignore_case, needle)] = found
-    while len(cache) > _SURVIVOR_CACHE:
-        cache.popitem(last=False)
-    return found
+    return sorted(within[m[2]] for m in matches)
 
 
 def search_index(
@@ -193,121 +177,411 @@ def _joined(index: _Snapshot, ignore_case: bool) -> tuple[str, list[int]]:
     return found  # type: ignore[no-any-return]
 
 
-_WHITE_PRECEDERS = ("\n", " ", "\t", "\x0c", "\r")
-_DELIMITER_PRECEDERS = tuple(DELIMITERS)
+def _special(index: _Snapshot) -> list[int]:
+    """Paths the bucket engine leaves to the reference scorer: non-ASCII or holding a newline."""
+    found = index.derived.get("special")
+    if found is None:
+        if _all_ascii(index):
+            found = []
+        else:
+            found = [i for i, p in enumerate(index.paths) if not p.isascii() or "\n" in p]
+        index.derived["special"] = found
+    return found  # type: ignore[no-any-return]
 
 
-def _lines_after(joined: str, starts: list[int], literals: Sequence[str], first: str) -> Iterator[int]:
-    """Ascending line numbers holding `first` right after one of `literals` (C-speed finds)."""
+def _whitespace(index: _Snapshot) -> set[int]:
+    """Paths holding whitespace: only there can a later character earn the whitespace bonus."""
+    found = index.derived.get("whitespace")
+    if found is None:
+        found = set()
+        _keys(index, True)  # leaves the keys' joined text in `derived` when every path is plain
+        text = index.derived.get(("keys_text", True))
+        if text is not None and not any(c in text for c in " \t\x0c\r"):  # type: ignore[operator]
+            index.derived["whitespace"] = found
+            return found
+        joined, starts = _joined(index, True)
+        for c in " \t\x0c\r":
+            pos = joined.find(c)
+            while pos >= 0:
+                found.add(bisect.bisect_right(starts, pos) - 1)
+                pos = joined.find(c, pos + 1)
+        found.update(i for i in _special(index) if "\n" in index.paths[i])
+        index.derived["whitespace"] = found
+    return found  # type: ignore[no-any-return]
 
-    def stream(literal: str) -> Iterator[int]:
-        probe = literal + first
-        pos = joined.find(probe)
-        while pos >= 0:
-            line = bisect.bisect_right(starts, pos + 1) - 1
-            yield line
-            following = starts[line + 1] if line + 1 < len(starts) else len(joined)
-            pos = joined.find(probe, max(pos + 1, following - len(literal)))
 
-    last = -1
-    for line in heapq.merge(*(stream(literal) for literal in literals)):
-        if line != last:
-            last = line
-            yield line
+_RUN_SEPARATOR = "\n" + chr(BONUS_CODE + BONUS_BOUNDARY_WHITE)  # a newline and its bonus code
 
 
-def _tiers(index: _Snapshot, atom: Atom, survivors: set[int]) -> Iterator[tuple[int, Iterator[int]]]:
-    """Survivors grouped by an upper bound on the atom's score, best group first, each group
-    in path order (produced lazily: the search stops as soon as the 50th score reaches a bound).
+def _marks(index: _Snapshot, ignore_case: bool) -> list[str]:
+    """Per path, each key character followed by its bonus code (chr(BONUS_CODE + bonus)), so
+    "has an occurrence of c with bonus b" is one substring test. Built over all paths at once
+    with `bytes.translate` and big-integer arithmetic; special paths get an empty string."""
+    cache_key = ("marks", ignore_case)
+    found = index.derived.get(cache_key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    paths = index.paths
+    special = set(_special(index))
+    source = [("" if i in special else p) for i, p in enumerate(paths)] if special else paths
+    raw = "\n".join(source).encode("ascii")
+    if not raw:
+        found = [""] * len(paths)
+    else:
+        classes = raw.translate(CLASS_TABLE)
+        # each byte becomes previous class * 8 + class (no carries: classes are below 8), and a
+        # line's first character follows the separator, a newline, the class of a string start
+        pairs = (int.from_bytes(b"\x00" + classes[:-1], "big") << 3) | int.from_bytes(classes, "big")
+        codes = pairs.to_bytes(len(raw), "big").translate(BONUS_CODE_TABLE)
+        both = bytearray(2 * len(raw))
+        both[0::2] = raw.lower() if ignore_case else raw
+        both[1::2] = codes
+        found = both.decode("latin-1").split(_RUN_SEPARATOR)
+    assert len(found) == len(paths)
+    index.derived[cache_key] = found
+    return found
 
-    The first matched character earns twice its bonus and every later one at most 10, so what
-    precedes the first character's occurrences bounds the score: after whitespace or at the
-    start 26n+10, after a delimiter 26n+8, anywhere else at most 26n+6 (after another non-word
-    character).
-    """
-    n = len(atom.needle)
-    top = 26 * n + 10
-    first = atom.needle[0]
-    if not atom.ascii or not first.isalnum() or " " in atom.needle:
-        yield top, iter(sorted(survivors))
-        return
-    joined, starts = _joined(index, atom.ignore_case)
-    # non-ASCII paths have characters these literals do not classify: keep them on top
-    seen: set[int] = survivors.intersection(_non_ascii(index))
-    yield top, iter(sorted(seen))
 
-    def fresh(lines: Iterator[int]) -> Iterator[int]:
-        for line in lines:
-            if line in survivors and line not in seen:
-                seen.add(line)
-                yield line
+class _AtomFacts:
+    """One atom's view of the paths for the bucket engine, and its windowed exact scorer."""
 
-    def bound(bonus: int) -> int:
-        return SCORE_MATCH * n + BONUS_FIRST_CHAR_MULTIPLIER * bonus + BONUS_BOUNDARY_WHITE * (n - 1)
+    __slots__ = ("atom", "bound", "first", "keys", "last", "marks", "masks", "pairs", "paths", "scores", "subsequence")
 
-    at_start = iter([0]) if joined.startswith(first) else iter(())
-    yield (
-        bound(BONUS_BOUNDARY_WHITE),
-        fresh(heapq.merge(at_start, _lines_after(joined, starts, _WHITE_PRECEDERS, first))),
-    )
-    yield bound(BONUS_BOUNDARY_DELIMITER), fresh(_lines_after(joined, starts, _DELIMITER_PRECEDERS, first))
-    yield bound(BONUS_BOUNDARY), (i for i in sorted(survivors) if i not in seen)
+    def __init__(self, atom: Atom, index: _Snapshot) -> None:
+        self.atom = atom
+        self.bound = AtomBound(atom)
+        needle = atom.needle
+        self.first = needle[0]
+        self.last = needle[-1]
+        self.pairs = [needle[k - 1 : k + 1] for k in range(1, len(needle))]
+        self.keys = _keys(index, atom.ignore_case)
+        self.marks = _marks(index, atom.ignore_case)
+        self.paths = index.paths
+        self.scores: dict[str, int] = {}
+        # the needle as a subsequence, scanned without backtracking
+        self.subsequence = re.escape(needle[0]) + "".join(f"[^{re.escape(c)}]*+{re.escape(c)}" for c in needle[1:])
+        self.masks: OrderedDict[tuple[str, bool, str], bytes] = index.derived.setdefault("masks", OrderedDict())  # type: ignore[assignment]
+
+    def test(self, members: list[int], kind: str, probe: str) -> tuple[list[int], _Complement]:
+        """Split members on whether their key ("keys"), bonus-marked key ("marks") holds `probe`
+        or their key matches the regular expression `probe` ("regex"). Over all paths (the first
+        keystrokes on a big tree) the answers are kept: the next keystrokes ask them again."""
+        key = (kind, self.atom.ignore_case, probe)
+        mask = self.masks.get(key)
+        if mask is not None:
+            self.masks.move_to_end(key)
+            if len(members) == len(mask):
+                return _split(members, mask)
+            return _split(members, map(mask.__getitem__, members))
+        texts = self.marks if kind == "marks" else self.keys
+        chosen: Iterable[str] = texts if len(members) == len(texts) else map(texts.__getitem__, members)
+        if kind == "regex":
+            found: Iterable[object] = map(re.compile(probe).search, chosen)
+        else:
+            found = map(operator.contains, chosen, itertools.repeat(probe))
+        if len(members) != len(texts):
+            return _split(members, found)
+        mask = bytes(map(bool, found))
+        self.masks[key] = mask
+        while len(self.masks) > _MASK_CACHE:
+            self.masks.popitem(last=False)
+        return _split(members, mask)
+
+    def exact(self, members: Sequence[int]) -> list[int]:
+        """Exact scores (-1: no match). A score depends only on the window from just before the
+        first occurrence of the first character to the last occurrence of the last one, so equal
+        windows are scored once."""
+        pick = operator.itemgetter(*members) if len(members) > 1 else (lambda seq: (seq[members[0]],))
+        keys = pick(self.keys)
+        repeat = itertools.repeat
+        firsts = map(str.find, keys, repeat(self.first))
+        starts = map(max, map(operator.sub, firsts, repeat(1)), repeat(0))  # one character of context
+        ends = map(operator.add, map(str.rfind, keys, repeat(self.last)), repeat(1))
+        windows = list(map(operator.getitem, pick(self.paths), map(slice, starts, ends)))
+        cache = self.scores
+        atom = self.atom
+        for window in dict.fromkeys(windows):
+            if window not in cache:
+                score = score_ascii(atom, window, window.lower() if atom.ignore_case else window)
+                cache[window] = -1 if score is None else score
+        return list(map(cache.__getitem__, windows))
+
+
+# What is known about a candidate for one atom: (matches, b0, b0 exact, contiguous, pair facts).
+# b0 is the first character's best bonus, or while not exact an upper bound on it.
+_AtomState = tuple[bool | None, int, bool, bool | None, tuple[PairFact, ...]]
+_B0_LEVELS = (BONUS_BOUNDARY_WHITE, BONUS_BOUNDARY_DELIMITER, BONUS_BOUNDARY, BONUS_CAMEL123, 0)
+_MASK_CACHE = 48  # per index: answers over all paths kept for the next keystrokes (one byte a path)
+_GAP_STEPS = 4  # how far the minimum gap between two characters is measured
+_SMALL = 256  # a bucket this small is exact-scored rather than split further
+_STREAM = 64  # a bucket's first members are exact-scored before it is split: often they settle it
+
+
+class _Bucket:
+    """Candidates sharing what is known about them, and the bound that knowledge implies."""
+
+    __slots__ = ("bound", "members", "state", "tried", "ws")
+
+    def __init__(self, members: _Members, state: tuple[_AtomState, ...], ws: bool, bound: int, tried: bool) -> None:
+        self.members = members
+        self.state = state
+        self.ws = ws
+        self.bound = bound
+        self.tried = tried
+
+
+class _Complement:
+    """The members a split left out, computed only if their bucket comes up."""
+
+    __slots__ = ("mask", "members", "size")
+
+    def __init__(self, members: list[int], mask: Sequence[object], hits: int) -> None:
+        self.members = members
+        self.mask = mask
+        self.size = len(members) - hits
+
+    def __call__(self) -> list[int]:
+        return list(itertools.compress(self.members, map(operator.not_, self.mask)))
+
+
+def _split(members: list[int], found: Iterable[object]) -> tuple[list[int], _Complement]:
+    mask = found if isinstance(found, bytes) else list(found)
+    hit = list(itertools.compress(members, mask))
+    return hit, _Complement(members, mask, len(hit))
+
+
+_Members = list[int] | _Complement  # a bucket's members, or what computes them
 
 
 def _rank(
     index: _Snapshot, pattern: Pattern, paths: Sequence[str], should_stop: Callable[[], bool]
 ) -> list[tuple[int, str, list[int]]]:
-    candidates: set[int] | None = None
-    for atom in pattern.atoms:
-        found = _survivors(index, atom, should_stop)
-        candidates = set(found) if candidates is None else candidates.intersection(found)
-        if not candidates:
-            return []
-    assert candidates is not None
+    """The top LIMIT by score then path. Plain (ASCII) paths go through the bucket engine; the
+    few others are scored by the reference."""
     atoms = pattern.atoms
-    tiers: Iterable[tuple[int, Iterable[int]]]
-    if len(atoms) == 1:
-        tiers = _tiers(index, atoms[0], candidates)
-    else:
-        # the bound of a path is the sum of its atoms' bounds
-        bound = dict.fromkeys(candidates, 0)
-        for atom in atoms:
-            for ub, members in _tiers(index, atom, candidates):
-                for i in members:
-                    bound[i] += ub
-        grouped: dict[int, list[int]] = {}
-        for i, ub in bound.items():
-            grouped.setdefault(ub, []).append(i)
-        tiers = [(ub, sorted(members)) for ub, members in sorted(grouped.items(), reverse=True)]
-    keys_ci = _keys(index, True)
-    keys_cs = _keys(index, False) if any(not a.ignore_case for a in atoms) else keys_ci
-    # the best LIMIT so far as a min-heap whose top is the worst (lowest score, greatest path)
-    heap: list[tuple[int, _Rev]] = []
-    count = 0
-    for ub, members in tiers:
-        if len(heap) == LIMIT and heap[0][0] >= ub:
-            break  # within a tier paths come in order, so an equal score cannot displace either
-        for i in members:
-            count += 1
-            if count & 255 == 0 and should_stop():
-                raise Cancelled
-            if len(heap) == LIMIT and heap[0][0] >= ub:
-                break
-            path = paths[i]
-            score = _score(pattern, path, keys_ci[i], keys_cs[i])
-            if score is None:
+    # the best LIMIT so far as a min-heap of (score, -position): its top is the one to drop
+    heap: list[tuple[int, int]] = []
+
+    def offer(members: Sequence[int], scores: Iterable[int]) -> None:
+        """Consider members with their scores (-1: no match)."""
+        items: Iterable[tuple[int, int]] = zip(scores, map(operator.neg, members), strict=True)
+        if len(members) > 4 * LIMIT:
+            items = heapq.nlargest(LIMIT, items)  # at C speed
+        for item in items:
+            if item[0] < 0:
                 continue
-            item = (score, _Rev(path))
             if len(heap) < LIMIT:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
-    ranked = sorted(((s, r.path) for s, r in heap), key=lambda t: (-t[0], t[1]))
+
+    special = _special(index)
+    if special:
+        candidates: set[int] = set(special)
+        for atom in atoms:
+            candidates.intersection_update(_survivors(index, atom, should_stop, special))
+        keys_ci = _keys(index, True)
+        keys_cs = _keys(index, False) if any(not a.ignore_case for a in atoms) else keys_ci
+        ordered = sorted(candidates)
+        scores = [_score(pattern, paths[i], keys_ci[i], keys_cs[i]) for i in ordered]
+        offer(ordered, [-1 if score is None else score for score in scores])
+    if all(a.ascii for a in atoms):
+        _rank_plain(index, atoms, offer, heap, should_stop)
+    ranked = sorted(((s, paths[-i]) for s, i in heap), key=lambda t: (-t[0], t[1]))
     out = []
     for score, path in ranked:
         found_indices = pattern.indices(path)
         out.append((score, path, found_indices[1] if found_indices else []))
     return out
+
+
+def _universe(index: _Snapshot, atoms: Sequence[Atom]) -> tuple[list[int], list[bool]]:
+    """Plain paths that may match (a superset kept from an earlier keystroke, or all of them),
+    and per atom whether they are known to match."""
+    cache: OrderedDict[tuple[bool, str], list[int]] = index.derived.setdefault("universe", OrderedDict())  # type: ignore[assignment]
+    chosen: list[list[int]] = []
+    known = []
+    for atom in atoms:
+        exact = cache.get((atom.ignore_case, atom.needle))
+        if exact is not None:
+            cache.move_to_end((atom.ignore_case, atom.needle))
+            chosen.append(exact)
+            known.append(True)
+            continue
+        known.append(False)
+        best: list[int] | None = None
+        for (ignore_case, previous), found in cache.items():
+            if ignore_case == atom.ignore_case and atom.needle.startswith(previous):
+                if best is None or len(found) < len(best):
+                    best = found
+        if best is not None:
+            chosen.append(best)
+    if not chosen:
+        special = _special(index)
+        if not special:
+            return list(range(len(index.paths))), known
+        excluded = set(special)
+        return [i for i in range(len(index.paths)) if i not in excluded], known
+    chosen.sort(key=len)
+    if len(chosen) == 1:
+        return chosen[0], known
+    rest = set(chosen[0]).intersection(*chosen[1:])
+    return [i for i in chosen[0] if i in rest], known
+
+
+def _remember(index: _Snapshot, atom: Atom, members: list[int], complete: bool) -> None:
+    """Keep what may match the atom for the next keystroke (`complete`: exactly what matches)."""
+    cache: OrderedDict[tuple[bool, str], list[int]] = index.derived.setdefault("universe", OrderedDict())  # type: ignore[assignment]
+    key = (atom.ignore_case, atom.needle)
+    if complete or key not in cache:
+        cache[key] = members
+    while len(cache) > _SURVIVOR_CACHE:
+        cache.popitem(last=False)
+
+
+def _rank_plain(
+    index: _Snapshot,
+    atoms: Sequence[Atom],
+    offer: Callable[[Sequence[int], Iterable[int]], None],
+    heap: list[tuple[int, int]],
+    should_stop: Callable[[], bool],
+) -> None:
+    """Best bound first: a bucket is either split on its first unknown fact (tested at C speed
+    over its members) or, when everything is known, exact-scored. It stops once the 50th best
+    score reaches the best bound left."""
+    facts = [_AtomFacts(atom, index) for atom in atoms]
+    universe, known = _universe(index, atoms)
+    if not universe:
+        return
+
+    def bound_of(state: tuple[_AtomState, ...], ws: bool) -> int:
+        total = 0
+        for fact, (_matches, b0, _exact, contiguous, flags) in zip(facts, state, strict=True):
+            total += fact.bound.bound(b0, flags, contiguous is False, ws)
+        return total
+
+    queue: list[tuple[int, int, _Bucket]] = []
+    order = itertools.count()
+
+    def push(members: _Members, state: tuple[_AtomState, ...], ws: bool, tried: bool = False) -> None:
+        if isinstance(members, _Complement) and members.size or members:
+            bucket = _Bucket(members, state, ws, bound_of(state, ws), tried)
+            heapq.heappush(queue, (-bucket.bound, next(order), bucket))
+
+    start = tuple(
+        # a one-character atom known to match is known to be contiguous
+        (
+            True if k else None,
+            f.bound.first_cap,
+            f.bound.first_cap == 0,
+            True if k and not f.pairs else None,
+            (None,) * len(f.pairs),
+        )
+        for f, k in zip(facts, known, strict=True)
+    )
+    whitespace = _whitespace(index)
+    if whitespace:
+        with_ws, without = _split(universe, map(whitespace.__contains__, universe))  # type: ignore[arg-type]
+        push(with_ws, start, True)
+        push(without(), start, False)
+    else:
+        push(universe, start, False)
+
+    def exact(members: Sequence[int]) -> list[int]:
+        scores = facts[0].exact(members)
+        for fact in facts[1:]:
+            more = fact.exact(members)
+            scores = [-1 if a < 0 or b < 0 else a + b for a, b in zip(scores, more, strict=True)]
+        return scores
+
+    scored: list[int] = []
+    while queue:
+        if should_stop():
+            raise Cancelled
+        if len(heap) == LIMIT and heap[0][0] >= -queue[0][0]:
+            break  # nothing left can beat the 50th (an equal score only ties at the cut)
+        _neg, _seq, bucket = heapq.heappop(queue)
+        if isinstance(bucket.members, _Complement):
+            bucket.members = bucket.members()
+        members = bucket.members
+        if not members:
+            continue
+        if not bucket.tried:
+            part = members[:_STREAM]
+            offer(part, exact(part))
+            scored.extend(part)
+            push(members[_STREAM:], bucket.state, bucket.ws, tried=True)
+            continue
+        if len(members) > _SMALL and _refine(bucket, facts, push, heap[0][0] if len(heap) == LIMIT else -1):
+            continue
+        offer(members, exact(members))
+        scored.extend(members)
+    if len(atoms) == 1:
+        # what may still match: every bucket left, plus what was scored (non-matches included)
+        left = [b.members for _n, _s, b in queue]
+        if sum(m.size if isinstance(m, _Complement) else len(m) for m in left) + len(scored) < 0.8 * len(universe):
+            rest = [i for m in left for i in (m() if isinstance(m, _Complement) else m)]
+            _remember(index, atoms[0], sorted(rest + scored), complete=False)
+
+
+def _refine(bucket: _Bucket, facts: Sequence[_AtomFacts], push: Callable[..., None], floor: int) -> bool:
+    """Split the bucket on the next unknown fact worth a pass; False when none is left.
+    `floor` is the 50th best score so far (-1 while there are fewer). Facts go from the most
+    telling to the least, across atoms; whether a path matches at all comes last, as exact
+    scoring finds that out too."""
+    members = bucket.members
+    ws = bucket.ws
+    state = bucket.state
+    for step in range(5):
+        for a, (fact, (matches, b0, b0_exact, contiguous, flags)) in enumerate(zip(facts, state, strict=True)):
+
+            def put(found: _Members, new: _AtomState, a: int = a) -> None:
+                push(found, state[:a] + (new,) + state[a + 1 :], ws)
+
+            if step == 0 and not b0_exact and (fact.pairs or matches):
+                hit, rest = fact.test(members, "marks", fact.first + chr(BONUS_CODE + b0))
+                put(hit, (matches, b0, True, contiguous, flags))
+                lower = next(level for level in _B0_LEVELS if level < b0)
+                put(rest, (matches, lower, lower == 0, contiguous, flags))
+                return True
+            # a one-character atom is contiguous exactly where it matches: drop the rest first
+            if step == 1 and contiguous is None or step == 0 and not fact.pairs and contiguous is None:
+                hit, rest = fact.test(members, "keys", fact.atom.needle)
+                put(hit, (True, b0, b0_exact, True, (True,) * len(flags)))
+                if fact.pairs:  # a one-character atom that is not a substring does not match
+                    put(rest, (matches, b0, b0_exact, False, flags))
+                return True
+            if step == 2 and None in flags:
+                # the pair whose absence would lower the bound most
+                def apart(
+                    k: int, flags: tuple[PairFact, ...] = flags, pairs: list[str] = fact.pairs
+                ) -> tuple[PairFact, ...]:
+                    return tuple((1, False) if pairs[j] == pairs[k] else f for j, f in enumerate(flags))
+
+                unknown = [k for k, f in enumerate(flags) if f is None]
+                k = min(unknown, key=lambda k: fact.bound.bound(b0, apart(k), True, ws))
+                pair = fact.pairs[k]
+                hit, rest = fact.test(members, "keys", pair)
+                yes = tuple(True if fact.pairs[j] == pair else f for j, f in enumerate(flags))
+                put(hit, (matches, b0, b0_exact, contiguous, yes))
+                put(rest, (matches, b0, b0_exact, contiguous, apart(k)))
+                return True
+            if step == 3 and bucket.bound - floor <= _GAP_STEPS:
+                # longer gaps lower the bound by one a step: only worth a pass near the floor
+                for k, flag in enumerate(flags):
+                    if isinstance(flag, tuple) and not flag[1]:
+                        gap = flag[0]
+                        pair = fact.pairs[k]
+                        hit, rest = fact.test(members, "regex", re.escape(pair[0]) + "." * gap + re.escape(pair[1]))
+                        longer = (gap + 1, gap + 1 >= _GAP_STEPS)
+                        put(hit, (matches, b0, b0_exact, contiguous, flags[:k] + ((gap, True),) + flags[k + 1 :]))
+                        put(rest, (matches, b0, b0_exact, contiguous, flags[:k] + (longer,) + flags[k + 1 :]))
+                        return True
+            if step == 4 and matches is None:
+                hit, _rest = fact.test(members, "regex", fact.subsequence)
+                put(hit, (True, b0, b0_exact, contiguous, flags))
+                return True
+    return False
 
 
 def _score(pattern: Pattern, path: str, key_ci: str, key_cs: str) -> int | None:
@@ -322,24 +596,6 @@ def _score(pattern: Pattern, path: str, key_ci: str, key_cs: str) -> int | None:
             return None
         total += s
     return total
-
-
-class _Rev:
-    """Orders paths in reverse, so a min-heap on (score, _Rev(path)) drops the greatest path first."""
-
-    __slots__ = ("path",)
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __lt__(self, other: _Rev) -> bool:
-        return self.path > other.path
-
-    def __gt__(self, other: _Rev) -> bool:
-        return self.path < other.path
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Rev) and self.path == other.path
 
 
 def search_roots(

@@ -964,6 +964,87 @@ CASE_FOLD = _pairs(_CASE_FOLD_PAIRS)
 NORMALIZE = _pairs(_NORMALIZE_PAIRS)
 
 
+# -- upper bounds, for the search's pruning ------------------------------------------------------
+
+# `bytes.translate` tables: a byte to its class, and (previous class << 3 | class) to a bonus code
+# (BONUS_CODE + bonus). With them the search writes every path's bonuses at C speed.
+CLASS_TABLE = bytes(_BYTE_CLASS)
+BONUS_CODE = 0x80
+BONUS_CODE_TABLE = bytes(BONUS_CODE + _BONUS[v >> 3][v & 7] if (v >> 3) < 7 and (v & 7) < 7 else 0 for v in range(256))
+
+
+_PREVIOUS = {False: [c for c in range(7) if c != WHITESPACE], True: list(range(7))}
+
+
+# What is known about characters k-1 and k of an atom in a path: None (nothing), True (they occur
+# next to each other somewhere), or (g, final): they never do, and at least g characters lie
+# between any occurrence of the one and a later one of the other (final: exactly g somewhere).
+PairFact = bool | tuple[int, bool] | None
+
+
+class AtomBound:
+    """Upper bounds on an ASCII atom's score on ASCII paths, from facts that are cheap to test.
+
+    The facts: `b0`, the best bonus of any occurrence of the first character; `pairs[k-1]`, a
+    PairFact about characters k-1 and k; `must_gap`, the atom does not occur as one contiguous
+    run; `ws`, the path holds whitespace. A matched character earns 16 plus its bonus (the first
+    one twice); inside a run it earns at most the best of its own bonus and the run's boundary
+    bonus (and 4); after a gap of g characters it earns only its own bonus, less 3 + (g - 1).
+    Clamping a score at 0 after a long gap only drops earned points, so the bound holds for the
+    optimal, greedy and exact matchers alike.
+    """
+
+    __slots__ = ("_cache", "cons", "first_cap", "n", "own")
+
+    def __init__(self, atom: Atom) -> None:
+        needle = atom.needle
+        self.n = n = len(needle)
+        classes = [
+            {_BYTE_CLASS[ord(c)], _BYTE_CLASS[ord(c.upper())]} if atom.ignore_case else {_BYTE_CLASS[ord(c)]}
+            for c in needle
+        ]
+        self.first_cap = max(_BONUS[p][k] for p in range(7) for k in classes[0])
+        # the best bonus of character k right after character k-1, over the cases a path may use
+        self.cons = [0] + [max(_BONUS[p][k] for p in classes[i - 1] for k in classes[i]) for i in range(1, n)]
+        # the best bonus of character k after anything (whitespace only where the path has some)
+        self.own = {
+            ws: [0] + [max(_BONUS[p][k] for p in _PREVIOUS[ws] for k in classes[i]) for i in range(1, n)]
+            for ws in (False, True)
+        }
+        self._cache: dict[tuple[int, tuple[PairFact, ...], bool, bool], int] = {}
+
+    def bound(self, b0: int, pairs: tuple[PairFact, ...], must_gap: bool, ws: bool) -> int:
+        key = (b0, pairs, must_gap, ws)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        own = self.own[ws]
+        # best gain so far by (boundary bonus of the current run, whether a gap was taken)
+        states: dict[tuple[int, bool], int] = {(b0, False): 0}
+        for k in range(1, self.n):
+            fact = pairs[k - 1]
+            apart = fact is not None and fact is not True
+            penalty = PENALTY_GAP_START + (fact[0] - 1) * PENALTY_GAP_EXTENSION if apart else PENALTY_GAP_START  # type: ignore[index]
+            nxt: dict[tuple[int, bool], int] = {}
+            for (run, gapped), gain in states.items():
+                if not apart:
+                    b = self.cons[k]
+                    step = max(b, run, BONUS_CONSECUTIVE)
+                    state = (b if b >= BONUS_BOUNDARY and b > run else run, gapped)
+                    if nxt.get(state, -1 << 30) < gain + step:
+                        nxt[state] = gain + step
+                state = (own[k], True)
+                if nxt.get(state, -1 << 30) < gain + own[k] - penalty:
+                    nxt[state] = gain + own[k] - penalty
+            states = nxt
+        best = max((g for (_run, gapped), g in states.items() if gapped or not must_gap), default=None)
+        if best is None:  # a one-character atom cannot have a gap
+            best = 0
+        found = SCORE_MATCH * self.n + BONUS_FIRST_CHAR_MULTIPLIER * b0 + best
+        self._cache[key] = found
+        return found
+
+
 # -- the fast path ------------------------------------------------------------------------------
 
 

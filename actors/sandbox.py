@@ -148,9 +148,19 @@ def probe(*, refresh: bool = False) -> SandboxSupport:
 
 
 def plan_command(
-    argv: list[str], cwd: str, policy: Any, *, env: Mapping[str, str] | None = None, seccomp_backend: str = "auto"
+    argv: list[str],
+    cwd: str,
+    policy: Any,
+    *,
+    sandbox_cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    seccomp_backend: str = "auto",
 ) -> Plan:
-    """The argv to spawn for `argv` under `policy`; raises SandboxError when the kernel cannot confine it."""
+    """The argv to spawn for `argv` under `policy`; raises SandboxError when the kernel cannot confine it.
+
+    `cwd` is where the command runs; `sandbox_cwd` (default: `cwd`) is the directory the policy is read
+    against (the workspace-write root and relative `writable_roots`), as 0.58 separates the two: a
+    command started elsewhere does not make its own directory writable."""
     global _warned_read_only
     normalized = normalize_policy(policy)
     env_updates = {} if has_full_network_access(normalized) else {NETWORK_DISABLED_ENV_VAR: "1"}
@@ -161,7 +171,8 @@ def plan_command(
         raise SandboxError("Landlock is not available in this kernel; refusing to run the command unconfined")
     if not normalized["network_access"] and not support.seccomp:
         raise SandboxError("seccomp is not available in this kernel; refusing to run the command with network access")
-    roots = writable_roots(normalized, os.path.realpath(cwd) if os.path.isdir(cwd) else cwd, env)
+    policy_cwd = cwd if sandbox_cwd is None else sandbox_cwd
+    roots = writable_roots(normalized, os.path.realpath(policy_cwd) if os.path.isdir(policy_cwd) else policy_cwd, env)
     read_only = [sub for root in roots for sub in root.read_only_subpaths]
     best_effort = not support.read_only_mounts
     if read_only and best_effort and not _warned_read_only:

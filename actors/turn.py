@@ -859,6 +859,13 @@ class TurnWorker:
                     break
                 elif isinstance(ev, mc.Reconnecting):
                     self.event({"type": "stream_error", "message": ev.message})
+                    # the request starts over: nothing is active, and the chat aggregation of the failed
+                    # attempt must not double the retried answer
+                    state.active = None
+                    state.chat_message_open = False
+                    state.chat_text.clear()
+                    state.chat_pieces = None
+                    state.chat_reasoning.clear()
         except mc.ModelCancelled as cancelled:
             raise _Cancelled from cancelled
         except mc.ModelError as error:
@@ -1168,20 +1175,18 @@ class TurnWorker:
                 }
             )
 
-        run_argv, run_cwd = argv, str(cwd)
-        if prompts.sandbox_mode(policy) == "workspace-write" and not _writable(str(cwd), _roots(policy, self.spec.cwd)):
-            # The sandbox makes the command's cwd writable; a workdir outside the turn's writable roots
-            # must not become one, so the command starts in the turn cwd and changes directory itself.
-            run_argv, run_cwd = ["env", "-C", str(cwd), "--", *argv], str(self.spec.cwd)
         try:
+            # The policy is read against the turn's cwd (as 0.58 does), so a workdir outside the turn's
+            # writable roots stays read-only instead of becoming a root itself.
             return self.deps.run_command(
-                run_argv,
-                run_cwd,
+                argv,
+                str(cwd),
                 self.deps.command_env(self.spec.shell_environment_policy),
                 timeout,
                 policy,
                 on_output=on_output,
                 cancel=self.handle.cancel_event,
+                sandbox_cwd=str(self.spec.cwd),
             )
         except Exception as error:  # noqa: BLE001 - a spawn failure is the model's tool output
             raise _SpawnFailed(spawn_error_text(error)) from error

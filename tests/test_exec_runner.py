@@ -27,6 +27,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().split(b"\0")[:-1]
+    except OSError:
+        return []
+
+
 def _wait_dead(pid: int, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -106,7 +114,11 @@ def test_kill_all_terms_then_kills_every_group(tmp_path: Path) -> None:
     script = f"(trap '' TERM; exec sleep 60) >/dev/null 2>&1 & echo $! > {pidfile}"
     run_command(["sh", "-c", script], str(tmp_path), ENV, 5000, FREE, registry=registry)
     pid = int(pidfile.read_text())
-    assert _alive(pid)
+    # Only once the subshell has exec'd sleep is SIGTERM surely ignored (the trap is set before the exec).
+    deadline = time.monotonic() + 10
+    while _cmdline(pid)[:1] != [b"sleep"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _cmdline(pid) == [b"sleep", b"60"]
     assert registry.live_groups()
     started = time.monotonic()
     registry.kill_all(grace=0.5)

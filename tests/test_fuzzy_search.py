@@ -295,3 +295,18 @@ def test_other_tokens_and_requests_run_while_a_cold_index_builds(tmp_path: Path)
     assert replies[2].request_id == 1
     assert [f["path"] for f in replies[2].result["files"]] == ["main.txt"]
     assert not any(isinstance(r, Failure) for r in replies)
+
+
+def test_keystrokes_reuse_earlier_work_without_changing_results(tmp_path: Path) -> None:
+    from actors.fuzzy_search import search_roots
+
+    touch(tmp_path, *[f"dir_{i % 9}/sub_{i % 4}/file_{i}.txt" for i in range(400)])
+    touch(tmp_path, "src/main.py", "src/mainConfig.ts", "docs/main_config.md", "maincfg.txt")
+    typing = IndexStore(home=None, env={})
+    root = str(tmp_path)
+    for query in ["f", "fi", "fil", "file", "file_", "file_1", "file_12", "file_1", "m", "ma", "mai", "main", "mainc"]:
+        warm = search_roots(typing, query, [root], lambda: False)
+        cold = search_roots(IndexStore(home=None, env={}), query, [root], lambda: False)
+        assert warm == cold, query
+    index = typing.get(root)
+    assert index.derived["universe"], "selective keystrokes leave what may match for the next one"

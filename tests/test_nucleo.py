@@ -145,3 +145,114 @@ def test_fast_path_agrees_with_reference_on_random_trees(tmp_path: Path) -> None
         by_path = {e[0]: e for e in expected}
         for f in got:
             assert (f["score"], f["indices"]) == (by_path[f["path"]][1], by_path[f["path"]][2]), query
+
+
+def _facts(atom_needle: str, ignore_case: bool, path: str) -> tuple[int, tuple[object, ...], bool, bool] | None:
+    """The facts AtomBound reads, measured directly on one path (None: the atom cannot start)."""
+    from actors.nucleo import _BONUS, _BYTE_CLASS, INITIAL_CLASS
+
+    key = path.lower() if ignore_case else path
+    first = atom_needle[0]
+    bonuses = [
+        _BONUS[_BYTE_CLASS[ord(path[j - 1])] if j else INITIAL_CLASS][_BYTE_CLASS[ord(path[j])]]
+        for j in range(len(path))
+    ]
+    b0s = [bonuses[j] for j in range(len(key)) if key[j] == first]
+    if not b0s:
+        return None
+    pairs: list[object] = []
+    for k in range(1, len(atom_needle)):
+        a, b = atom_needle[k - 1], atom_needle[k]
+        if a + b in key:
+            pairs.append(True)
+            continue
+        gaps = [j2 - j1 - 1 for j1 in range(len(key)) if key[j1] == a for j2 in range(j1 + 1, len(key)) if key[j2] == b]
+        pairs.append((min(gaps), True) if gaps else (len(key), True))
+    ws = any(c in path for c in " \t\r\x0c\n")
+    return max(b0s), tuple(pairs), atom_needle not in key, ws
+
+
+def test_atom_bound_never_underestimates_and_is_tight_on_runs() -> None:
+    from actors.nucleo import AtomBound, score_ascii
+
+    rng = random.Random(11)
+    alphabet = "abcmnsAB_-./ 1"
+    for _ in range(3000):
+        path = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24)))
+        needle = "".join(rng.choice("abcmnsAB_./1") for _ in range(rng.randint(1, 5)))
+        atom = Pattern(needle).atoms[0] if Pattern(needle).atoms else None
+        if atom is None:
+            continue
+        key = path.lower() if atom.ignore_case else path
+        score = score_ascii(atom, path, key)
+        facts = _facts(atom.needle, atom.ignore_case, path)
+        if score is None or facts is None:
+            continue
+        b0, pairs, must_gap, ws = facts
+        bound = AtomBound(atom).bound(b0, pairs, must_gap, ws)  # type: ignore[arg-type]
+        assert bound >= score, (needle, path, bound, score)
+        # unknown facts only loosen it
+        loose = AtomBound(atom).bound(b0, (None,) * len(pairs), False, True)
+        assert loose >= bound
+    main = Pattern("main").atoms[0]
+    assert AtomBound(main).bound(9, (True, True, True), False, False) == Pattern("main").score("src/main.py") == 109
+    assert AtomBound(main).bound(10, (True, True, True), False, False) == Pattern("main").score("main.txt") == 114
+
+
+def test_bonus_marks_spell_each_characters_bonus(tmp_path: Path) -> None:
+    from actors.fuzzy_search import _marks, _Snapshot
+    from actors.nucleo import _BONUS, _BYTE_CLASS, BONUS_CODE, INITIAL_CLASS
+
+    names = ["src/fooBar.ts", "a b/c-d.e", "x/Y1z,w", "é/plain.txt", "q|r;s:t"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    store = IndexStore(home=None, env={})
+    snapshot = _Snapshot(store.get(str(tmp_path)))
+    for ignore_case in (True, False):
+        marks = _marks(snapshot, ignore_case)
+        for path, mark in zip(snapshot.paths, marks, strict=True):
+            if not path.isascii():
+                assert mark == ""
+                continue
+            key = path.lower() if ignore_case else path
+            bonuses = [
+                _BONUS[_BYTE_CLASS[ord(path[j - 1])] if j else INITIAL_CLASS][_BYTE_CLASS[ord(path[j])]]
+                for j in range(len(path))
+            ]
+            assert mark == "".join(c + chr(BONUS_CODE + b) for c, b in zip(key, bonuses, strict=True))
+
+
+def test_bucket_engine_agrees_with_reference_on_tied_and_varied_trees(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    words = ["main", "Main", "config", "mc", "src", "Button", "fooBar", "a1b2", "ab", "a_b", "a.b", "A B", "tsx", "sub"]
+    made: list[str] = []
+    for i in range(300):  # many equal scores: the early stop must still find the best ones
+        made.append(f"dir_{i % 7}/sub_{i % 3}/file_{i}.txt")
+    for _ in range(500):
+        parts = [
+            "".join(rng.choice(words) + rng.choice(["", "_", "-", ".", " ", "1", "X"]) for _ in range(rng.randint(1, 3)))
+            for _ in range(rng.randint(1, 4))
+        ]
+        made.append("/".join(p.strip() or "w" for p in parts))
+    for path in made:
+        target = tmp_path / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.is_dir():
+                target.touch()
+        except OSError:
+            continue
+    all_files = sorted(
+        os.path.relpath(os.path.join(d, f), tmp_path) for d, _dirs, files in os.walk(tmp_path) for f in files
+    )
+    queries = ["file_1", "f", "fi", "12", "sub/f", "d/s/f", "main", "Main", "mc", "MC", "a b", "A B", "ab", "aB"]
+    queries += ["fooBar", "fb", "a1", "s/u", "tsx", "mainconfig", "main conf", "zzz", "ma\\ in", "_", ".", "/"]
+    store = IndexStore(home=None, env={})
+    for query in queries:
+        expected = score_paths(query, all_files)
+        got = search_roots(store, query, [str(tmp_path)], lambda: False)["files"]
+        assert [f["score"] for f in got] == [e[1] for e in expected[:50]], query
+        by_path = {e[0]: e for e in expected}
+        for f in got:
+            assert (f["score"], f["indices"]) == (by_path[f["path"]][1], by_path[f["path"]][2]), query

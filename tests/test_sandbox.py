@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -184,3 +185,51 @@ def test_relative_cwd_resolves_once(work: Path, monkeypatch: pytest.MonkeyPatch)
     result = exec_one_off({"command": ["pwd"], "cwd": "sub", "sandboxPolicy": {"mode": "read-only"}}, "/", ENV,
                           registry=ProcessRegistry())
     assert result["stdout"] == f"{work / 'sub'}\n"
+
+
+NO_TMP = {"mode": "workspace-write", "exclude_slash_tmp": True, "exclude_tmpdir_env_var": True}
+
+
+@needs_landlock
+def test_plan_reads_the_policy_against_sandbox_cwd(work: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    policy = {**NO_TMP, "writable_roots": ["extra"]}
+    (work / "extra").mkdir()
+    plan = sandbox.plan_command(["true"], str(elsewhere), policy, sandbox_cwd=str(work), env={})
+    spec = json.loads(plan.argv[plan.argv.index("--plan") + 1])
+    # Relative roots resolve against the sandbox cwd; the process still starts in its own cwd.
+    assert spec["writable"] == [str((work / "extra").resolve()), str(work.resolve())]
+    assert spec["cwd"] == str(elsewhere)
+    default = sandbox.plan_command(["true"], str(elsewhere), NO_TMP, env={})
+    assert json.loads(default.argv[default.argv.index("--plan") + 1])["writable"] == [str(elsewhere.resolve())]
+
+
+@needs_landlock
+def test_workdir_outside_the_writable_roots_stays_read_only(work: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = "pwd; echo no > here.txt; echo yes > " + str(work / "root.txt")
+    result = run_command(["sh", "-c", script], str(elsewhere), ENV, 20_000, NO_TMP, registry=ProcessRegistry(),
+                         sandbox_cwd=str(work))
+    assert result.stdout == f"{elsewhere}\n".encode()
+    assert b"Permission denied" in result.stderr
+    assert not (elsewhere / "here.txt").exists()
+    assert (work / "root.txt").read_text() == "yes\n"
+    # Without a sandbox cwd the command's own directory is the workspace root, as before.
+    own = run_command(["sh", "-c", "echo ok > here.txt"], str(elsewhere), ENV, 20_000, NO_TMP,
+                      registry=ProcessRegistry())
+    assert own.exit_code == 0, own.stderr
+    assert (elsewhere / "here.txt").read_text() == "ok\n"
+
+
+@needs_landlock
+def test_exec_one_off_reads_the_policy_against_the_server_cwd(work: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    params = {"command": ["sh", "-c", "echo x > f"], "cwd": str(elsewhere), "sandboxPolicy": NO_TMP}
+    assert exec_one_off(params, str(work), ENV, registry=ProcessRegistry())["exitCode"] != 0
+    assert not (elsewhere / "f").exists()
+    params = {"command": ["sh", "-c", "echo x > f"], "sandboxPolicy": NO_TMP}
+    assert exec_one_off(params, str(work), ENV, registry=ProcessRegistry())["exitCode"] == 0
+    assert (work / "f").read_text() == "x\n"

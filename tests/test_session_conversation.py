@@ -800,6 +800,22 @@ def test_input_during_a_plain_answer_is_never_lost(start: Callable[..., AppServe
     assert "late note" in _user_texts([r["payload"] for r in _rollout_records(client) if r["type"] == "response_item"])
 
 
+def test_turn_start_during_a_turn_joins_the_running_turn(start: Callable[..., AppServerClient], model: MockModel,
+                                                         ours_only: None) -> None:
+    client = start()
+    model.enqueue({"type": "stall", "text": "first answer", "deltas": 4, "after_deltas": 2},
+                  {"type": "text", "text": "joined"})
+    thread = client.request("thread/start", {})["thread"]
+    first = client.request("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "one"}]})
+    model.wait_for_stall()
+    second = client.request("turn/start", {"threadId": thread["id"], "input": [{"type": "text", "text": "two"}]})
+    assert second["turn"]["id"] == first["turn"]["id"] == "0"  # DECISIONS 16: the running turn's id
+    model.release()
+    done = client.wait_notification("turn/completed")
+    assert (done["turn"]["id"], done["turn"]["status"]) == ("0", "completed")
+    assert _user_texts(model.requests()[1]["body"]["input"])[-2:] == ["one", "two"]
+
+
 # -- resume of a compacted rollout (§6.2) ---------------------------------------------------------
 def test_resume_rebuilds_a_compacted_history_as_058(start: Callable[..., AppServerClient], model: MockModel,
                                                     workdir: Path) -> None:

@@ -18,12 +18,14 @@ SHUTDOWN_GRACE_S = 2.0
 DAEMON_SHUTDOWN_GRACE_S = 5.0
 STDIO_CONNECTION = 0
 
-# Feature actors in start order (dependencies first); each is (peer name, "module:Class").
+# Feature actors in start order: each serves as soon as it runs, so an actor starts after the peers
+# it asks (conversations: login, archive; system: archive) and what an IDE asks first starts early.
+# Each is (peer name, "module:Class").
 FEATURE_ACTORS: tuple[tuple[str, str], ...] = (
-    ("config", "actors.config_store:ConfigActor"),
-    ("system", "actors.system:SystemActor"),
-    ("login", "actors.login:LoginActor"),
     ("archive", "actors.archive:ArchiveActor"),
+    ("system", "actors.system:SystemActor"),  # feedback/upload asks the archive
+    ("config", "actors.config_store:ConfigActor"),
+    ("login", "actors.login:LoginActor"),
     ("fuzzy", "actors.fuzzy_search:FuzzySearchActor"),
     ("conversations", "actors.conversations:ConversationsActor"),
 )
@@ -229,11 +231,14 @@ class Server:
                 module_name, class_name = target.split(":")
                 actor_class = getattr(importlib.import_module(module_name), class_name)
                 self.features[name] = actor_class.start(self.outgoing, self.config)
-            peers = Peers({**self.features, "router": self.router})
-            for ref in self.features.values():
-                ref.tell(peers)
-            for name, ref in self.features.items():
-                pending[name].attach(ref)
+                # Each actor serves as soon as it runs (the first `listConversations` need not wait for
+                # the conversation engine to import); every running actor learns the peers started so
+                # far before its next request, and an actor not started yet cannot hold any state the
+                # others would need (no conversation is loaded before the manager runs).
+                peers = Peers({**self.features, "router": self.router})
+                for ref in self.features.values():
+                    ref.tell(peers)
+                pending[name].attach(self.features[name])
         except Exception:  # noqa: BLE001 - actor threads would keep a half-started process alive
             logging.getLogger(__name__).exception("start-up failed")
             on_failure(self)

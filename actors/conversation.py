@@ -75,6 +75,8 @@ class Session:
     # `[features].apply_patch_freeform` (or `experimental_use_freeform_apply_patch`) offer the freeform tool
     include_apply_patch_tool: bool = False
     apply_patch_freeform: bool = False
+    # a new conversation (not resumed or forked): 0.58 announces its initial-context items as raw events
+    fresh: bool = False
 
 
 DEPRECATION_NOTICE = {
@@ -215,6 +217,15 @@ class Entry(msgspec.Struct, frozen=True):
     user_agent: str
 
 
+INITIAL_CONTEXT_ID = "auto-compact-0"
+
+
+def _raw(item: dict[str, Any]) -> dict[str, Any]:
+    """Every recorded response item is also an event, forwarded only to `experimentalRawEvents`
+    subscribers and never persisted as an event (the item itself is the rollout's `response_item`)."""
+    return {"type": "raw_response_item", "item": item}
+
+
 def _wake(conversation: pykka.ActorRef, outbox: Any) -> None:
     try:
         conversation.tell(Drain(outbox))
@@ -251,6 +262,9 @@ class ConversationActor(FeatureActor):
         self.approved_for_session: set[tuple[tuple[str, ...], str]] = set()
 
     def on_start(self) -> None:
+        if self.session.fresh and self.history:
+            # 0.58 records a new session's initial context under the id of its start-up work
+            self.listener.tell(Deliver([(INITIAL_CONTEXT_ID, _raw(item)) for item in self.history], None))
         if self.session.include_apply_patch_tool:
             # 0.58 announces the deprecated switch once, outside any submission (empty id).
             self.listener.tell(Deliver([("", DEPRECATION_NOTICE)], None))
@@ -381,6 +395,7 @@ class ConversationActor(FeatureActor):
             Deliver(
                 [
                     (turn_id, {"type": "task_started", "model_context_window": None}),
+                    *((turn_id, _raw(recorded)) for recorded in new_items),
                     (turn_id, {"type": "item_started", **scope, "item": item}),
                     (turn_id, {"type": "item_completed", **scope, "item": item}),
                     (turn_id, user_message),
@@ -449,6 +464,7 @@ class ConversationActor(FeatureActor):
             elif kind == "item":
                 self.history.append(value)
                 self.writer.write("response_item", value)
+                batch.append((turn_id, _raw(value)))
             elif kind == "turn_context":
                 self.writer.write("turn_context", value)
             elif kind == "approved_for_session":

@@ -455,7 +455,9 @@ class ConversationsActor(FeatureActor):
                             git_info(context.cwd))
         path = rollout_path(Path(_get(config, "codex_home")), conversation_id, now)
         writer = RolloutWriter.create(path, meta, initial, self._clock)
-        return self._session(config, conversation_id, writer, history, context, now, v2)
+        session = self._session(config, conversation_id, writer, history, context, now, v2)
+        # A new conversation announces its initial-context items as raw events (0.58); a fork does not.
+        return replace(session, fresh=fork is None)
 
     def _load(self, session: Session) -> _Loaded:
         listener = ListenerActor.start(self.outgoing, session.conversation_id, None, session.v2)

@@ -245,7 +245,20 @@ def _marks(index: _Snapshot, ignore_case: bool) -> list[str]:
 class _AtomFacts:
     """One atom's view of the paths for the bucket engine, and its windowed exact scorer."""
 
-    __slots__ = ("atom", "bound", "first", "keys", "last", "marks", "masks", "pairs", "paths", "scores", "subsequence")
+    __slots__ = (
+        "atom",
+        "bound",
+        "dense",
+        "eager",
+        "first",
+        "keys",
+        "last",
+        "marks",
+        "masks",
+        "pairs",
+        "paths",
+        "scores",
+    )
 
     def __init__(self, atom: Atom, index: _Snapshot) -> None:
         self.atom = atom
@@ -258,13 +271,33 @@ class _AtomFacts:
         self.marks = _marks(index, atom.ignore_case)
         self.paths = index.paths
         self.scores: dict[str, int] = {}
-        # the needle as a subsequence, scanned without backtracking
-        self.subsequence = re.escape(needle[0]) + "".join(f"[^{re.escape(c)}]*+{re.escape(c)}" for c in needle[1:])
         self.masks: OrderedDict[tuple[str, bool, str], bytes] = index.derived.setdefault("masks", OrderedDict())  # type: ignore[assignment]
+        # atoms (case, needle) found in most paths: their extensions test matching last, not first
+        self.dense: set[tuple[bool, str]] = index.derived.setdefault("dense", set())  # type: ignore[assignment]
+        self.eager = len(needle) >= 3 and not any(
+            (atom.ignore_case, needle[:k]) in self.dense for k in range(1, len(needle) + 1)
+        )
+
+    def matching(self, members: list[int]) -> list[int]:
+        """The members whose key holds the needle as a subsequence: rapidfuzz's LCSseq similarity
+        equals the needle's length exactly then, and its cost grows with the matches only."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import LCSseq
+
+        keys = self.keys
+        everything = len(members) == len(keys)
+        chosen = keys if everything else [keys[i] for i in members]
+        needle = self.atom.needle
+        found = process.extract(needle, chosen, scorer=LCSseq.similarity, score_cutoff=len(needle), limit=None)
+        positions = map(operator.itemgetter(2), found)
+        hits = sorted(positions if everything else map(members.__getitem__, positions))
+        if len(hits) >= 0.8 * len(keys):
+            self.dense.add((self.atom.ignore_case, needle))
+        return hits
 
     def test(self, members: list[int], kind: str, probe: str) -> tuple[list[int], _Complement]:
-        """Split members on whether their key ("keys"), bonus-marked key ("marks") holds `probe`
-        or their key matches the regular expression `probe` ("regex"). Over all paths (the first
+        """Split members on whether their key ("keys") or bonus-marked key ("marks") holds
+        `probe`, or matches the regular expression `probe` ("regex", "marks-regex"). Over all paths (the first
         keystrokes on a big tree) the answers are kept: the next keystrokes ask them again."""
         key = (kind, self.atom.ignore_case, probe)
         mask = self.masks.get(key)
@@ -273,9 +306,9 @@ class _AtomFacts:
             if len(members) == len(mask):
                 return _split(members, mask)
             return _split(members, map(mask.__getitem__, members))
-        texts = self.marks if kind == "marks" else self.keys
+        texts = self.marks if kind.startswith("marks") else self.keys
         chosen: Iterable[str] = texts if len(members) == len(texts) else map(texts.__getitem__, members)
-        if kind == "regex":
+        if kind.endswith("regex"):
             found: Iterable[object] = map(re.compile(probe).search, chosen)
         else:
             found = map(operator.contains, chosen, itertools.repeat(probe))
@@ -308,8 +341,10 @@ class _AtomFacts:
 
 
 # What is known about a candidate for one atom: (matches, b0, b0 exact, contiguous, pair facts).
+# contiguous: None, False, or (cap, exact): the atom occurs contiguously, and the best first-character
+# bonus of such an occurrence is at most cap (exactly cap when exact).
 # b0 is the first character's best bonus, or while not exact an upper bound on it.
-_AtomState = tuple[bool | None, int, bool, bool | None, tuple[PairFact, ...]]
+_AtomState = tuple[bool | None, int, bool, bool | tuple[int, bool] | None, tuple[PairFact, ...]]
 _B0_LEVELS = (BONUS_BOUNDARY_WHITE, BONUS_BOUNDARY_DELIMITER, BONUS_BOUNDARY, BONUS_CAMEL123, 0)
 _MASK_CACHE = 48  # per index: answers over all paths kept for the next keystrokes (one byte a path)
 _GAP_STEPS = 4  # how far the minimum gap between two characters is measured
@@ -361,6 +396,7 @@ def _rank(
     atoms = pattern.atoms
     # the best LIMIT so far as a min-heap of (score, -position): its top is the one to drop
     heap: list[tuple[int, int]] = []
+    held: set[int] = set()  # the -positions in the heap: a member may be offered twice
 
     def offer(members: Sequence[int], scores: Iterable[int]) -> None:
         """Consider members with their scores (-1: no match)."""
@@ -368,12 +404,14 @@ def _rank(
         if len(members) > 4 * LIMIT:
             items = heapq.nlargest(LIMIT, items)  # at C speed
         for item in items:
-            if item[0] < 0:
+            if item[0] < 0 or item[1] in held:
                 continue
             if len(heap) < LIMIT:
                 heapq.heappush(heap, item)
+                held.add(item[1])
             elif item > heap[0]:
-                heapq.heapreplace(heap, item)
+                held.discard(heapq.heapreplace(heap, item)[1])
+                held.add(item[1])
 
     special = _special(index)
     if special:
@@ -457,7 +495,12 @@ def _rank_plain(
     def bound_of(state: tuple[_AtomState, ...], ws: bool) -> int:
         total = 0
         for fact, (_matches, b0, _exact, contiguous, flags) in zip(facts, state, strict=True):
-            total += fact.bound.bound(b0, flags, contiguous is False, ws)
+            bound = fact.bound.bound
+            if isinstance(contiguous, tuple) and fact.pairs:
+                # the best contiguous occurrence, or an alignment with a gap
+                total += max(bound(min(contiguous[0], b0), flags, False, ws), bound(b0, flags, True, ws))
+            else:
+                total += bound(b0, flags, contiguous is False, ws)
         return total
 
     queue: list[tuple[int, int, _Bucket]] = []
@@ -474,7 +517,7 @@ def _rank_plain(
             True if k else None,
             f.bound.first_cap,
             f.bound.first_cap == 0,
-            True if k and not f.pairs else None,
+            (BONUS_BOUNDARY_WHITE, True) if k and not f.pairs else None,
             (None,) * len(f.pairs),
         )
         for f, k in zip(facts, known, strict=True)
@@ -495,6 +538,7 @@ def _rank_plain(
         return scores
 
     scored: list[int] = []
+    seen: set[int] = set()  # streamed: a child bucket streams its first members not scored yet
     while queue:
         if should_stop():
             raise Cancelled
@@ -507,10 +551,15 @@ def _rank_plain(
         if not members:
             continue
         if not bucket.tried:
-            part = members[:_STREAM]
-            offer(part, exact(part))
-            scored.extend(part)
-            push(members[_STREAM:], bucket.state, bucket.ws, tried=True)
+            # the streamed members stay in the bucket (whole buckets reuse the masks of earlier
+            # keystrokes); offering them again later changes nothing
+            part = list(itertools.islice(itertools.filterfalse(seen.__contains__, members), _STREAM))
+            if part:
+                offer(part, exact(part))
+                scored.extend(part)
+                seen.update(part)
+            if len(members) > len(part):
+                push(members, bucket.state, bucket.ws, tried=True)
             continue
         if len(members) > _SMALL and _refine(bucket, facts, push, heap[0][0] if len(heap) == LIMIT else -1):
             continue
@@ -520,15 +569,15 @@ def _rank_plain(
         # what may still match: every bucket left, plus what was scored (non-matches included)
         left = [b.members for _n, _s, b in queue]
         if sum(m.size if isinstance(m, _Complement) else len(m) for m in left) + len(scored) < 0.8 * len(universe):
-            rest = [i for m in left for i in (m() if isinstance(m, _Complement) else m)]
-            _remember(index, atoms[0], sorted(rest + scored), complete=False)
+            rest = {i for m in left for i in (m() if isinstance(m, _Complement) else m)}
+            _remember(index, atoms[0], sorted(rest.union(scored)), complete=False)
 
 
 def _refine(bucket: _Bucket, facts: Sequence[_AtomFacts], push: Callable[..., None], floor: int) -> bool:
     """Split the bucket on the next unknown fact worth a pass; False when none is left.
     `floor` is the 50th best score so far (-1 while there are fewer). Facts go from the most
-    telling to the least, across atoms; whether a path matches at all comes last, as exact
-    scoring finds that out too."""
+    telling to the least, across atoms; whether a short atom matches at all comes last, as
+    exact scoring finds that out too."""
     members = bucket.members
     ws = bucket.ws
     state = bucket.state
@@ -538,6 +587,11 @@ def _refine(bucket: _Bucket, facts: Sequence[_AtomFacts], push: Callable[..., No
             def put(found: _Members, new: _AtomState, a: int = a) -> None:
                 push(found, state[:a] + (new,) + state[a + 1 :], ws)
 
+            # a longer atom's subsequence test is usually selective: it goes first and shrinks the
+            # universe of the next keystroke (unless a shorter prefix was found nearly everywhere)
+            if matches is None and (step == 4 or step == 0 and fact.eager):
+                put(fact.matching(members), (True, b0, b0_exact, contiguous, flags))
+                return True
             if step == 0 and not b0_exact and (fact.pairs or matches):
                 hit, rest = fact.test(members, "marks", fact.first + chr(BONUS_CODE + b0))
                 put(hit, (matches, b0, True, contiguous, flags))
@@ -547,9 +601,22 @@ def _refine(bucket: _Bucket, facts: Sequence[_AtomFacts], push: Callable[..., No
             # a one-character atom is contiguous exactly where it matches: drop the rest first
             if step == 1 and contiguous is None or step == 0 and not fact.pairs and contiguous is None:
                 hit, rest = fact.test(members, "keys", fact.atom.needle)
-                put(hit, (True, b0, b0_exact, True, (True,) * len(flags)))
+                if len(hit) >= 0.8 * len(fact.keys):
+                    fact.dense.add((fact.atom.ignore_case, fact.atom.needle))
+                put(hit, (True, b0, b0_exact, (b0, not fact.pairs), (True,) * len(flags)))
                 if fact.pairs:  # a one-character atom that is not a substring does not match
                     put(rest, (matches, b0, b0_exact, False, flags))
+                return True
+            if step == 2 and b0_exact and isinstance(contiguous, tuple) and not contiguous[1]:
+                # is there a contiguous occurrence whose first character has this bonus?
+                cap = min(contiguous[0], b0)
+                run = "".join(
+                    re.escape(c) + (chr(BONUS_CODE + cap) if i == 0 else ".") for i, c in enumerate(fact.atom.needle)
+                )
+                hit, rest = fact.test(members, "marks-regex", run)
+                put(hit, (matches, b0, b0_exact, (cap, True), flags))
+                lower = next(level for level in _B0_LEVELS if level < cap) if cap else 0
+                put(rest, (matches, b0, b0_exact, (lower, lower == 0), flags))
                 return True
             if step == 2 and None in flags:
                 # the pair whose absence would lower the bound most
@@ -577,10 +644,6 @@ def _refine(bucket: _Bucket, facts: Sequence[_AtomFacts], push: Callable[..., No
                         put(hit, (matches, b0, b0_exact, contiguous, flags[:k] + ((gap, True),) + flags[k + 1 :]))
                         put(rest, (matches, b0, b0_exact, contiguous, flags[:k] + (longer,) + flags[k + 1 :]))
                         return True
-            if step == 4 and matches is None:
-                hit, _rest = fact.test(members, "regex", fact.subsequence)
-                put(hit, (True, b0, b0_exact, contiguous, flags))
-                return True
     return False
 
 

@@ -46,6 +46,14 @@ MAX_OUTPUT_DELTAS_PER_CALL = 10_000
 
 
 
+# 0.58's MCP resource tools: the key of their empty listing, and the MCP method their errors name.
+_MCP_RESOURCE_TOOLS = {
+    "list_mcp_resources": ("resources", "resources/list"),
+    "list_mcp_resource_templates": ("resourceTemplates", "resources/templates/list"),
+    "read_mcp_resource": ("", "resources/read"),
+}
+
+
 # -- the two shared objects ------------------------------------------------------------------------
 class Outbox:
     """Ordered hand-off from a worker to its actor. The worker `put`s operations; the actor is told
@@ -988,16 +996,48 @@ class TurnWorker:
             output = self._patch_function(call)
         elif name == "update_plan":
             output = self._update_plan(call)
-        elif name in ("list_mcp_resources", "list_mcp_resource_templates"):
-            key = "resources" if name == "list_mcp_resources" else "resourceTemplates"
-            output = json.dumps({key: []}, separators=(",", ":"))
-        elif name == "read_mcp_resource":
-            output = "read_mcp_resource failed: no MCP servers are configured"
+        elif name in _MCP_RESOURCE_TOOLS:
+            output = self._mcp_resource_tool(call)
         elif name == "view_image":
             output = self._view_image(call)
         else:
             output = f"unsupported call: {name}"
         return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+    def _mcp_resource_tool(self, call: dict[str, Any]) -> str:
+        """0.58's MCP resource tools with no MCP server configured (DECISIONS 18): announced as an MCP
+        call of the named server (`codex` when none is named), answering an empty list, or the error
+        of an unknown server. Arguments that do not parse answer the model without any event."""
+        name = call["name"]
+        raw = (call.get("arguments") or "").strip()
+        try:
+            args = json.loads(raw) if raw else {}
+        except ValueError as error:
+            return f"failed to parse function arguments: {error}"
+        if not isinstance(args, dict):
+            return "failed to parse function arguments: invalid type: expected an object"
+        required = ("server", "uri") if name == "read_mcp_resource" else ()
+        for key in required:
+            if key not in args:
+                return f"failed to parse function arguments: missing field `{key}`"
+        for key in ("server", "uri", "cursor"):
+            value = args.get(key)
+            if value is not None and not isinstance(value, str):
+                return f"failed to parse function arguments: invalid type for `{key}`: expected a string"
+        server = args.get("server")
+        invocation = {"server": server if server is not None else "codex", "tool": name,
+                      "arguments": args if raw else None}
+        self.event({"type": "mcp_tool_call_begin", "call_id": call["call_id"], "invocation": invocation})
+        started = time.monotonic()
+        if server is not None:
+            output = f"{_MCP_RESOURCE_TOOLS[name][1]} failed: unknown MCP server '{server}'"
+            result: dict[str, Any] = {"Err": output}
+        else:
+            output = json.dumps({_MCP_RESOURCE_TOOLS[name][0]: []}, separators=(",", ":"))
+            result = {"Ok": {"content": [{"text": output, "type": "text"}], "isError": False}}
+        self.event({"type": "mcp_tool_call_end", "call_id": call["call_id"], "invocation": invocation,
+                    "duration": _duration(time.monotonic() - started), "result": result})
+        return output
 
     def _update_plan(self, call: dict[str, Any]) -> str:
         try:

@@ -20,6 +20,7 @@ import queue
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,15 +93,26 @@ def build_home(root: Path, count: int) -> Path:
     return home
 
 
+_PYCACHE = tempfile.mkdtemp(prefix="bench-pycache-")
+SETTLE_S = 1.0
+
+
 # -- drivers ------------------------------------------------------------------------------------------
 class StdioDriver:
     def __init__(self, command: list[str], home: Path) -> None:
         env = dict(os.environ, CODEX_HOME=str(home), RUST_LOG="error")
+        if env.pop("PYTHONDONTWRITEBYTECODE", None):
+            # As an installed server runs: with compiled bytecode (cached aside, since this environment
+            # forbids writing it beside the sources).
+            env["PYTHONPYCACHEPREFIX"] = _PYCACHE
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
         )
         self.next_id = 0
         self.request("initialize", {"clientInfo": {"name": "bench", "version": "1"}})
+        # "Cold" means the rollout store is cold, not the process: both servers get a moment to finish
+        # starting (ours answers `initialize` while its feature actors still load).
+        time.sleep(SETTLE_S)
 
     def request(self, method: str, params: dict[str, Any]) -> Any:
         self.next_id += 1

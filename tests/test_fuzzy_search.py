@@ -310,3 +310,5 @@ def test_keystrokes_reuse_earlier_work_without_changing_results(tmp_path: Path) 
         assert warm == cold, query
     index = typing.get(root)
     assert index.derived["universe"], "selective keystrokes leave what may match for the next one"
+    for kept in index.derived["universe"].values():
+        assert kept == sorted(set(kept)), "positions kept once each, in order"

@@ -223,6 +223,9 @@ def test_bonus_marks_spell_each_characters_bonus(tmp_path: Path) -> None:
             assert mark == "".join(c + chr(BONUS_CODE + b) for c, b in zip(key, bonuses, strict=True))
 
 
+SEPARATORS = ["", "_", "-", ".", " ", "1", "X"]
+
+
 def test_bucket_engine_agrees_with_reference_on_tied_and_varied_trees(tmp_path: Path) -> None:
     rng = random.Random(5)
     words = ["main", "Main", "config", "mc", "src", "Button", "fooBar", "a1b2", "ab", "a_b", "a.b", "A B", "tsx", "sub"]
@@ -231,7 +234,7 @@ def test_bucket_engine_agrees_with_reference_on_tied_and_varied_trees(tmp_path: 
         made.append(f"dir_{i % 7}/sub_{i % 3}/file_{i}.txt")
     for _ in range(500):
         parts = [
-            "".join(rng.choice(words) + rng.choice(["", "_", "-", ".", " ", "1", "X"]) for _ in range(rng.randint(1, 3)))
+            "".join(rng.choice(words) + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 3)))
             for _ in range(rng.randint(1, 4))
         ]
         made.append("/".join(p.strip() or "w" for p in parts))

@@ -277,11 +277,6 @@ def test_raw_response_items_are_skipped_without_experimental_raw_events(start: S
     assert _raw_items_seen(start, model, workdir, raw=False) == []
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "actors/turn.py / actors/conversation.py never emit `raw_response_item` events (0.58 emits one per "
-    "recorded response item: the user message, function_call, function_call_output, assistant message), so "
-    "actors/listener.py Listener._send has nothing to forward to experimentalRawEvents subscribers: observed [], "
-    "expected those items"))
 def test_raw_response_items_are_forwarded_with_experimental_raw_events(start: Start, model: MockModel,
                                                                        workdir: Path) -> None:
     items = _raw_items_seen(start, model, workdir, raw=True)
@@ -478,10 +473,6 @@ def test_mcp_tools_answer_empty_results(start: Start, model: MockModel, workdir:
     ]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "actors/turn.py runs the MCP tools (list_mcp_resources, …) without emitting `mcp_tool_call_begin` / "
-    "`mcp_tool_call_end` events; 0.58 emits both, invocation {server: 'codex', tool, arguments} and the end's "
-    "result {Ok: {content: [{type: text, text: '{\"resources\":[]}'}], isError: false}}: observed no such events"))
 def test_mcp_tool_calls_are_announced_as_058_does(start: Start, model: MockModel, workdir: Path) -> None:
     client = start()
     model.enqueue({"type": "function_call", "name": "list_mcp_resources", "arguments": {}, "call_id": "m1"},

@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 import pytest
+from recorders import ConditionRecorder as Recorder
 
 from actors.conversations import ConversationsActor
 from codex_mock_model import MockModel
@@ -24,20 +25,6 @@ from messages.internal import Call, ConnectionClosed, Failure, Notify, Reply, Se
 WAIT_S = 15.0
 PATCH = ("*** Begin Patch\n*** Update File: hello.txt\n@@\n hello\n-world\n+there\n"
          "*** Add File: new.txt\n+brand new\n*** End Patch\n")
-
-
-class Recorder(pykka.ThreadingActor):
-    """Stands in for the outgoing actor: keeps every message, wakes waiting tests."""
-
-    def __init__(self, log: list[Any], cond: threading.Condition) -> None:
-        super().__init__()
-        self.log, self.cond = log, cond
-
-    def on_receive(self, message: Any) -> Any:
-        with self.cond:
-            self.log.append(message)
-            self.cond.notify_all()
-        return None
 
 
 class Harness:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pykka
 import pytest
+from recorders import QueueRecorder as Recorder
 
 from actors.archive import ArchiveActor
 from actors.rollout_store import open_binary
@@ -36,18 +37,6 @@ _ids = itertools.count(1)
 
 def uid(n: int) -> str:
     return f"01a20b1c-0008-73b2-ae01-{n:012d}"
-
-
-class Recorder(pykka.ThreadingActor):
-    """The outgoing actor's stand-in: every message goes to a queue the test reads."""
-
-    def __init__(self, inbox: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.inbox = inbox
-
-    def on_receive(self, message: Any) -> Any:
-        self.inbox.put(message)
-        return None
 
 
 class FakeManager(pykka.ThreadingActor):

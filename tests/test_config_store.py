@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 import pytest
+from recorders import QueueRecorder as Recorder
 
 from actors.config_store import ConfigActor
 from config.edit import ConfigEditError, apply_model_edits, set_default_model, toml_string
@@ -250,16 +251,6 @@ def test_edit_errors(tmp_path):
 
 
 # -- the actor --------------------------------------------------------------------------------
-
-
-class Recorder(pykka.ThreadingActor):
-    def __init__(self, inbox: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.inbox = inbox
-
-    def on_receive(self, message: Any) -> Any:
-        self.inbox.put(message)
-        return None
 
 
 def start_actor(home: Path, profile: str | None = None) -> tuple[pykka.ActorRef, queue.Queue[Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 import pytest
+from recorders import ConditionRecorder as Recorder
 
 from actors.conversations import ConversationsActor, uuid_error
 from actors.rollout_writer import read_rollout
@@ -23,33 +24,6 @@ from messages import v1, v2
 from messages.internal import Call, ConnectionClosed, ConversationShutDown, Failure, Notify, Reply, ShutdownConversation
 
 WAIT_S = 15.0
-
-
-class Recorder(pykka.ThreadingActor):
-    """Stands in for the outgoing actor: keeps every message, wakes waiting tests."""
-
-    def __init__(self, log: list[Any], cond: threading.Condition) -> None:
-        super().__init__()
-        self.log = log
-        self.cond = cond
-
-    def on_receive(self, message: Any) -> Any:
-        with self.cond:
-            self.log.append(message)
-            self.cond.notify_all()
-        return None
-
-
-class ReplyCatcher(pykka.ThreadingActor):
-    def __init__(self, log: list[Any], cond: threading.Condition) -> None:
-        super().__init__()
-        self.log, self.cond = log, cond
-
-    def on_receive(self, message: Any) -> Any:
-        with self.cond:
-            self.log.append(message)
-            self.cond.notify_all()
-        return None
 
 
 class Harness:
@@ -447,7 +421,7 @@ def test_shutdown_conversation(harness: Harness, model: MockModel) -> None:
     harness.listen(cid)
     log: list[Any] = []
     cond = threading.Condition()
-    catcher = ReplyCatcher.start(log, cond)
+    catcher = Recorder.start(log, cond)
     harness.manager.tell(ShutdownConversation(cid, catcher, "tok"))
     with cond:
         assert cond.wait_for(lambda: log, WAIT_S)

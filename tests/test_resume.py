@@ -22,6 +22,7 @@ from typing import Any
 
 import pykka
 import pytest
+from recorders import ConditionRecorder as Recorder
 
 from actors.archive import ArchiveActor
 from actors.conversation import ConversationActor
@@ -72,18 +73,6 @@ def kinds(records: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 
 
 # -- actor harness ------------------------------------------------------------------------------------
-class Recorder(pykka.ThreadingActor):
-    def __init__(self, log: list[Any], cond: threading.Condition) -> None:
-        super().__init__()
-        self.log, self.cond = log, cond
-
-    def on_receive(self, message: Any) -> Any:
-        with self.cond:
-            self.log.append(message)
-            self.cond.notify_all()
-        return None
-
-
 class Harness:
     """A manager and a real archive actor on a real config (config.toml in a temp CODEX_HOME), with
     recording stand-ins for the outgoing actor and the router."""

@@ -239,6 +239,12 @@ class Server:
                 for ref in self.features.values():
                     ref.tell(peers)
                 pending[name].attach(self.features[name])
+            # Last, the wire types the router resolves lazily: a client's first request of each kind
+            # should not pay for importing them.
+            from messages.catalog import CLIENT_METHODS, request_params_type
+
+            for method in CLIENT_METHODS:
+                request_params_type(method)
         except Exception:  # noqa: BLE001 - actor threads would keep a half-started process alive
             logging.getLogger(__name__).exception("start-up failed")
             on_failure(self)

@@ -92,7 +92,6 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="a browser Origin allowed to open a websocket (default: none)")
     parser.add_argument("--sock", type=Path, default=None, help="proxy: the daemon's socket path")
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--daemonized", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("command", nargs="*", default=[])
     return parser.parse_args(list(argv))
 

@@ -81,7 +81,6 @@ def daemon_start(codex_home: Path, listen: list[str], extra: list[str]) -> int:
     args = [sys.executable, "-c", "import server; server.main()", "--codex-home", str(codex_home), *extra]
     for url in listen or ["unix://"]:
         args += ["--listen", url]
-    args.append("--daemonized")
     log_path = control_dir(codex_home) / "app-server.log"
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:

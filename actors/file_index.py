@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 IGNORE_FILE = ".ignore"
 GITIGNORE_FILE = ".gitignore"
@@ -337,13 +338,18 @@ _NO_STAMP = (0, 0, 0, 0, 0, 0)
 _RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
 
 
-@dataclass
+# (dev, inode) of a directory and the chain above it: built in O(1) per directory, searched only
+# when a symlink to a directory turns up.
+_Chain: TypeAlias = "tuple[tuple[int, int], _Chain] | None"
+
+
+@dataclass(slots=True)
 class _DirRecord:
     level: _Level
     parent_level: _Level | None
     mtime_ns: int
     ignore_stamp: tuple[int, ...]
-    ancestors: frozenset[tuple[int, int]]
+    ancestors: _Chain  # (dev, inode) of each directory above, innermost first
     files: list[str] = field(default_factory=list)  # relative paths of the files directly here
     subdirs: list[str] = field(default_factory=list)  # relative paths of walked subdirectories
 
@@ -400,7 +406,7 @@ class RootIndex:
         for directory in reversed(ancestors):
             top = _make_level(directory, top, above_root=True)
         self._top = top
-        self._walk("", top, frozenset({(st.st_dev, st.st_ino)}), should_stop)
+        self._walk("", top, None, should_stop)
         self._publish()
 
     def _full(self, rel: str) -> str:
@@ -412,89 +418,168 @@ class RootIndex:
         self,
         rel: str,
         parent_level: _Level | None,
-        ancestors: frozenset[tuple[int, int]],
+        ancestors: _Chain,
         should_stop: Callable[[], bool],
     ) -> None:
         assert self._ctx is not None
         ctx = self._ctx
+        global_rules = ctx.global_rules
         prefilters: dict[_Level, re.Pattern[str] | None] = {}
 
         def prefilter(level: _Level) -> re.Pattern[str] | None:
             # A level's `names` stays exact with a global file only if that one is basename-only too.
-            rules = ctx.global_rules
-            if rules is None or level.names is None:
+            if global_rules is None or level.names is None:
                 return level.names
             if level not in prefilters:
-                combined = f"(?:{level.names.pattern})|(?:{rules.name_pattern})"
-                prefilters[level] = re.compile(combined) if rules.basename_only else None
+                combined = f"(?:{level.names.pattern})|(?:{global_rules.name_pattern})"
+                prefilters[level] = re.compile(combined) if global_rules.basename_only else None
             return prefilters[level]
 
         dirs = self.dirs
+        rule_sources = _RULE_SOURCES
+        no_stamp = _NO_STAMP
+        stat_path = os.stat
+        scandir = os.scandir
         stack = [(rel, self._full(rel), parent_level, ancestors)]
         count = 0
+        last_level: _Level | None = None
+        plain = False
+        names_re: re.Pattern[str] | None = None
         while stack:
             rel, directory, parent_level, ancestors = stack.pop()
+            # Split the listing by d_type alone: regular files and real directories (nearly every
+            # entry) need no stat; links and special files go the slow way below.
+            file_names: list[str] = []
+            dir_names: list[str] = []
+            others: list[os.DirEntry[str]] = []
             try:
-                st = os.stat(directory)
-                entries = list(os.scandir(directory))
+                st = stat_path(directory)
+                with scandir(directory) as listing:
+                    for entry in listing:
+                        try:
+                            if entry.is_file(follow_symlinks=False):
+                                file_names.append(entry.name)
+                            elif entry.is_dir(follow_symlinks=False):
+                                dir_names.append(entry.name)
+                            else:
+                                others.append(entry)
+                        except OSError:
+                            continue  # an entry that cannot be told apart is skipped, not its directory
             except OSError:
                 continue
-            count += len(entries)
+            count += len(file_names) + len(dir_names) + len(others)
             if count > 1023:
                 count = 0
                 if should_stop():
                     raise Cancelled
-            names = {entry.name for entry in entries}
-            if parent_level is not None and names.isdisjoint(_RULE_SOURCES):
-                level, stamp = parent_level, _NO_STAMP  # most directories: nothing of their own
+            if (
+                parent_level is not None
+                and rule_sources.isdisjoint(file_names)
+                and rule_sources.isdisjoint(dir_names)
+                and (not others or rule_sources.isdisjoint([e.name for e in others]))
+            ):
+                level, stamp = parent_level, no_stamp  # most directories: nothing of their own
             else:
+                names = set(file_names)
+                names.update(dir_names)
+                names.update(e.name for e in others)
                 level = _make_level(directory, parent_level, False, names)
-                stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else _NO_STAMP
-            record = _DirRecord(level, parent_level, st.st_mtime_ns, stamp, ancestors)
-            dirs[rel] = record
-            ancestors = ancestors | {(st.st_dev, st.st_ino)}
+                stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else no_stamp
+            chain = ((st.st_dev, st.st_ino), ancestors)
             prefix = directory if directory.endswith("/") else directory + "/"
             rel_prefix = rel + "/" if rel else ""
-            plain = not level.active and ctx.global_rules is None
-            names_re = prefilter(level)
-            files = record.files
-            subdirs = record.subdirs
-            for entry in entries:
-                name = entry.name
-                if not name.isascii() and not _utf8_ok(name):
-                    continue
-                try:
-                    if entry.is_symlink():
-                        is_dir = is_link = entry.is_dir()  # follows the link
-                        if not is_dir and not entry.is_file():
-                            os.stat(entry.path)  # a dangling link is an error the walker skips
-                    else:
-                        is_dir = entry.is_dir()
-                        is_link = False
-                except OSError:
-                    continue
-                if (
-                    not plain
-                    and (names_re is None or names_re.match(name) is not None)
-                    and _decide(level, ctx, prefix + name, name, rel_prefix + name, is_dir)
-                ):
-                    continue
-                child = rel_prefix + name
-                if is_dir:
-                    if is_link:
-                        try:
-                            cst = entry.stat()
-                        except OSError:
-                            continue
-                        key = (cst.st_dev, cst.st_ino)
-                        if key in ancestors:
-                            continue  # a link back into its own ancestry
-                        stack.append((child, prefix + name, level, ancestors | {key}))
-                    else:
-                        stack.append((child, prefix + name, level, ancestors))
-                    subdirs.append(child)
+            if level is not last_level:
+                last_level = level
+                plain = not level.active and global_rules is None
+                names_re = prefilter(level)
+            # Names that are not valid UTF-8 (lone surrogates) are never listed; checking the
+            # joined listing once spares a per-name test.
+            if not "".join(file_names).isascii() or not "".join(dir_names).isascii():
+                file_names = [n for n in file_names if n.isascii() or _utf8_ok(n)]
+                dir_names = [n for n in dir_names if n.isascii() or _utf8_ok(n)]
+            if not plain:
+                if names_re is not None:
+                    match = names_re.match
+                    if any(match(n) for n in file_names):
+                        file_names = [
+                            n
+                            for n in file_names
+                            if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)
+                        ]
+                    if any(match(n) for n in dir_names):
+                        dir_names = [
+                            n
+                            for n in dir_names
+                            if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, True)
+                        ]
                 else:
-                    files.append(child)
+                    file_names = [n for n in file_names if not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)]
+                    dir_names = [n for n in dir_names if not _decide(level, ctx, prefix + n, n, rel_prefix + n, True)]
+            if rel_prefix:
+                files = [rel_prefix + n for n in file_names]
+                subdirs = [rel_prefix + n for n in dir_names]
+            else:
+                files = file_names
+                subdirs = list(dir_names)
+            for n, child in zip(dir_names, subdirs):
+                stack.append((child, prefix + n, level, chain))
+            for entry in others:
+                self._walk_other(entry, level, ctx, prefix, rel_prefix, plain, names_re, chain, stack, files, subdirs)
+            dirs[rel] = _DirRecord(level, parent_level, st.st_mtime_ns, stamp, ancestors, files, subdirs)
+
+    @staticmethod
+    def _walk_other(
+        entry: os.DirEntry[str],
+        level: _Level,
+        ctx: _Context,
+        prefix: str,
+        rel_prefix: str,
+        plain: bool,
+        names_re: re.Pattern[str] | None,
+        chain: _Chain,
+        stack: list[tuple[str, str, _Level | None, _Chain]],
+        files: list[str],
+        subdirs: list[str],
+    ) -> None:
+        """A symlink or special file: follow links, skip dangling ones and links into the ancestry."""
+        name = entry.name
+        if not name.isascii() and not _utf8_ok(name):
+            return
+        try:
+            if entry.is_symlink():
+                is_dir = is_link = entry.is_dir()  # follows the link
+                if not is_dir and not entry.is_file():
+                    os.stat(entry.path)  # a dangling link is an error the walker skips
+            else:
+                is_dir = entry.is_dir()
+                is_link = False
+        except OSError:
+            return
+        if (
+            not plain
+            and (names_re is None or names_re.match(name) is not None)
+            and _decide(level, ctx, prefix + name, name, rel_prefix + name, is_dir)
+        ):
+            return
+        child = rel_prefix + name
+        if not is_dir:
+            files.append(child)
+            return
+        if is_link:
+            try:
+                cst = entry.stat()
+            except OSError:
+                return
+            key = (cst.st_dev, cst.st_ino)
+            link: _Chain = chain
+            while link is not None:
+                if link[0] == key:
+                    return  # a link back into its own ancestry
+                link = link[1]
+            stack.append((child, prefix + name, level, (key, chain)))
+        else:
+            stack.append((child, prefix + name, level, chain))
+        subdirs.append(child)
 
     def _publish(self) -> None:
         paths: list[str] = []

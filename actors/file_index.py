@@ -20,13 +20,16 @@ re-stats directories and re-walks only the subtrees that changed.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import TypeAlias
 
 IGNORE_FILE = ".ignore"
@@ -338,20 +341,24 @@ _NO_STAMP = (0, 0, 0, 0, 0, 0)
 _RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
 
 
-# (dev, inode) of a directory and the chain above it: built in O(1) per directory, searched only
-# when a symlink to a directory turns up.
-_Chain: TypeAlias = "tuple[tuple[int, int], _Chain] | None"
+# (dev, inode, chain above) of a directory: built in O(1) per directory, searched only when a
+# symlink to a directory turns up.
+_Chain: TypeAlias = "tuple[int, int, _Chain] | None"
 
 
-@dataclass(slots=True)
-class _DirRecord:
-    level: _Level
-    parent_level: _Level | None
-    mtime_ns: int
-    ignore_stamp: tuple[int, ...]
-    ancestors: _Chain  # (dev, inode) of each directory above, innermost first
-    files: list[str] = field(default_factory=list)  # relative paths of the files directly here
-    subdirs: list[str] = field(default_factory=list)  # relative paths of walked subdirectories
+class _DirRecord(tuple):  # type: ignore[type-arg]
+    """(level, parent_level, mtime_ns, ignore_stamp, ancestors, files) of one walked directory.
+
+    A tuple so that recording each of the many directories costs no Python-level __init__.
+    """
+
+    __slots__ = ()
+    level: _Level = property(itemgetter(0))  # type: ignore[assignment]
+    parent_level: _Level | None = property(itemgetter(1))  # type: ignore[assignment]
+    mtime_ns: int = property(itemgetter(2))  # type: ignore[assignment]
+    ignore_stamp: tuple[int, ...] = property(itemgetter(3))  # type: ignore[assignment]
+    ancestors: _Chain = property(itemgetter(4))  # type: ignore[assignment]
+    files: list[str] = property(itemgetter(5))  # type: ignore[assignment]  # relative paths of the files here
 
 
 def _utf8_ok(name: str) -> bool:
@@ -360,6 +367,31 @@ def _utf8_ok(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic collector while a walk allocates: it holds no cycles, yet its tens of
+    thousands of live lists and tuples make every full collection rescan them (about a tenth of
+    the walk). Nested and concurrent walks share one pause; the collector resumes after the last."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class RootIndex:
@@ -406,7 +438,8 @@ class RootIndex:
         for directory in reversed(ancestors):
             top = _make_level(directory, top, above_root=True)
         self._top = top
-        self._walk("", top, None, should_stop)
+        with _gc_paused():
+            self._walk("", top, None, should_stop)
         self._publish()
 
     def _full(self, rel: str) -> str:
@@ -447,26 +480,26 @@ class RootIndex:
         names_re: re.Pattern[str] | None = None
         while stack:
             rel, directory, parent_level, ancestors = stack.pop()
-            # Split the listing by d_type alone: regular files and real directories (nearly every
-            # entry) need no stat; links and special files go the slow way below.
+            # Split the listing by d_type alone (no stat): links go the slow way below; real
+            # directories and everything else (files, fifos, sockets) are decided in bulk.
             file_names: list[str] = []
             dir_names: list[str] = []
             others: list[os.DirEntry[str]] = []
             try:
                 st = stat_path(directory)
-                with scandir(directory) as listing:
-                    for entry in listing:
-                        try:
-                            if entry.is_file(follow_symlinks=False):
-                                file_names.append(entry.name)
-                            elif entry.is_dir(follow_symlinks=False):
-                                dir_names.append(entry.name)
-                            else:
-                                others.append(entry)
-                        except OSError:
-                            continue  # an entry that cannot be told apart is skipped, not its directory
+                entries = list(scandir(directory))
             except OSError:
                 continue
+            for entry in entries:
+                try:
+                    if entry.is_symlink():
+                        others.append(entry)
+                    elif entry.is_dir():
+                        dir_names.append(entry.name)
+                    else:
+                        file_names.append(entry.name)
+                except OSError:
+                    continue
             count += len(file_names) + len(dir_names) + len(others)
             if count > 1023:
                 count = 0
@@ -485,7 +518,7 @@ class RootIndex:
                 names.update(e.name for e in others)
                 level = _make_level(directory, parent_level, False, names)
                 stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else no_stamp
-            chain = ((st.st_dev, st.st_ino), ancestors)
+            chain = (st.st_dev, st.st_ino, ancestors)
             prefix = directory if directory.endswith("/") else directory + "/"
             rel_prefix = rel + "/" if rel else ""
             if level is not last_level:
@@ -499,33 +532,40 @@ class RootIndex:
                 dir_names = [n for n in dir_names if n.isascii() or _utf8_ok(n)]
             if not plain:
                 if names_re is not None:
+                    # Most listings hold no name any rule could match: one scan proves it.
                     match = names_re.match
-                    if any(match(n) for n in file_names):
-                        file_names = [
-                            n
-                            for n in file_names
-                            if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)
-                        ]
-                    if any(match(n) for n in dir_names):
-                        dir_names = [
-                            n
-                            for n in dir_names
-                            if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, True)
-                        ]
+                    for n in file_names:
+                        if match(n) is not None:
+                            file_names = [
+                                n
+                                for n in file_names
+                                if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)
+                            ]
+                            break
+                    for n in dir_names:
+                        if match(n) is not None:
+                            dir_names = [
+                                n
+                                for n in dir_names
+                                if match(n) is None or not _decide(level, ctx, prefix + n, n, rel_prefix + n, True)
+                            ]
+                            break
                 else:
-                    file_names = [n for n in file_names if not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)]
+                    file_names = [
+                        n for n in file_names if not _decide(level, ctx, prefix + n, n, rel_prefix + n, False)
+                    ]
                     dir_names = [n for n in dir_names if not _decide(level, ctx, prefix + n, n, rel_prefix + n, True)]
             if rel_prefix:
-                files = [rel_prefix + n for n in file_names]
-                subdirs = [rel_prefix + n for n in dir_names]
+                files = list(map(rel_prefix.__add__, file_names))
+                for n in dir_names:
+                    stack.append((rel_prefix + n, prefix + n, level, chain))
             else:
                 files = file_names
-                subdirs = list(dir_names)
-            for n, child in zip(dir_names, subdirs):
-                stack.append((child, prefix + n, level, chain))
+                for n in dir_names:
+                    stack.append((n, prefix + n, level, chain))
             for entry in others:
-                self._walk_other(entry, level, ctx, prefix, rel_prefix, plain, names_re, chain, stack, files, subdirs)
-            dirs[rel] = _DirRecord(level, parent_level, st.st_mtime_ns, stamp, ancestors, files, subdirs)
+                self._walk_other(entry, level, ctx, prefix, rel_prefix, plain, names_re, chain, stack, files)
+            dirs[rel] = _DirRecord((level, parent_level, st.st_mtime_ns, stamp, ancestors, files))
 
     @staticmethod
     def _walk_other(
@@ -539,7 +579,6 @@ class RootIndex:
         chain: _Chain,
         stack: list[tuple[str, str, _Level | None, _Chain]],
         files: list[str],
-        subdirs: list[str],
     ) -> None:
         """A symlink or special file: follow links, skip dangling ones and links into the ancestry."""
         name = entry.name
@@ -573,13 +612,12 @@ class RootIndex:
             key = (cst.st_dev, cst.st_ino)
             link: _Chain = chain
             while link is not None:
-                if link[0] == key:
+                if (link[0], link[1]) == key:
                     return  # a link back into its own ancestry
-                link = link[1]
-            stack.append((child, prefix + name, level, (key, chain)))
+                link = link[2]
+            stack.append((child, prefix + name, level, (key[0], key[1], chain)))
         else:
             stack.append((child, prefix + name, level, chain))
-        subdirs.append(child)
 
     def _publish(self) -> None:
         paths: list[str] = []
@@ -625,7 +663,8 @@ class RootIndex:
             # forget the subtree, then walk it again with the same inherited rules
             for rel in [r for r in self.dirs if r == top or top == "" or r.startswith(top + "/")]:
                 del self.dirs[rel]
-            self._walk(top, record.parent_level, record.ancestors, should_stop)
+            with _gc_paused():
+                self._walk(top, record.parent_level, record.ancestors, should_stop)
         self._publish()
         return True
 

@@ -85,3 +85,31 @@ def test_prefilter_is_used_for_plain_gitignores(tmp_path: Path) -> None:
     assert index.dirs[""].level.names is not None
     assert index.dirs["src"].level is index.dirs[""].level  # no ignore file of its own: shared
     assert os.path.isdir(tmp_path / "build")
+
+
+def test_links_odd_names_and_refresh_match_a_fresh_walk(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "real" / "deep").mkdir(parents=True)
+    (root / "real" / "deep" / "f.py").touch()
+    (root / "real" / "skip.log").touch()
+    (root / ".gitignore").write_text("*.log\n")
+    os.symlink("real", root / "link")  # a linked directory: walked
+    os.symlink("../..", root / "real" / "deep" / "up")  # back into its ancestry: skipped
+    os.symlink("nowhere", root / "dangling")  # dangling: skipped
+    os.symlink("real/deep/f.py", root / "flink.py")  # a linked file: listed
+    os.mkfifo(root / "pipe")  # not a directory: listed
+    with open(os.path.join(os.fsencode(root), b"bad\xff.txt"), "wb"):
+        pass  # not valid UTF-8: never listed
+    index = RootIndex(str(root), None, {})
+    index.build()
+    assert index.paths == [
+        ".gitignore", "flink.py", "link/deep/f.py", "pipe", "real/deep/f.py",
+    ]  # fmt: skip
+    (root / "real" / "deep" / "new.log").touch()
+    (root / "real" / "deep" / "new.txt").touch()
+    (root / "real" / ".gitignore").write_text("*.txt\n")
+    assert index.refresh()
+    fresh = RootIndex(str(root), None, {})
+    fresh.build()
+    assert index.paths == fresh.paths
+    assert "real/deep/new.txt" not in fresh.paths and "real/deep/new.log" not in fresh.paths

@@ -12,7 +12,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pykka
 import pytest
 from recorders import ConditionRecorder as Recorder
 
@@ -106,19 +105,6 @@ class Harness:
         item = v1.TextInputItem(data=v1.TextInputItemData(text=text))
         return self.call("sendUserMessage", "send_user_message",
                          v1.SendUserMessageParams(conversation_id=cid, items=[item]), connection)
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Any:
-    yield
-    pykka.ActorRegistry.stop_all()
-
-
-@pytest.fixture
-def model() -> Any:
-    mock = MockModel().start()
-    yield mock
-    mock.stop()
 
 
 def untrusted(tmp_path: Path, model: MockModel, sandbox: str = "danger-full-access") -> Harness:

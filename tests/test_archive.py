@@ -82,12 +82,6 @@ class Harness:
         return answer.code, answer.message
 
 
-@pytest.fixture(autouse=True)
-def _stop_actors():
-    yield
-    pykka.ActorRegistry.stop_all()
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     target = tmp_path / "home"

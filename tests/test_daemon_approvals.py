@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,6 @@ from pytest_codex_app_server import Daemon, ServerRequest, SocketClient
 from codex_mock_model import MockModel
 
 SHELL = {"type": "shell", "command": ["python3", "-c", "print(6 * 7)"], "call_id": "call-a"}
-
-
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as scripted:
-        yield scripted
 
 
 def _config(model: MockModel, approval: str) -> str:

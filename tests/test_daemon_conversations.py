@@ -9,16 +9,9 @@ import socket
 import threading
 import time
 
-import pytest
 from websockets.sync.client import unix_connect
 
 from codex_mock_model import MockModel
-
-
-@pytest.fixture
-def model():
-    with MockModel() as scripted:
-        yield scripted
 
 
 def _config(model: MockModel, approval: str = "never", sandbox: str = "danger-full-access") -> str:

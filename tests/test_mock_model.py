@@ -20,12 +20,6 @@ from codex_mock_model import MockModel, parse_steps, script_json_schema
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def model() -> Any:
-    with MockModel() as m:
-        yield m
-
-
 def _user(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 

@@ -46,12 +46,6 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_client, "INITIAL_BACKOFF_S", 0.01)
 
 
-@pytest.fixture
-def model() -> Any:
-    with MockModel() as m:
-        yield m
-
-
 def provider(model: MockModel, wire: str = "responses", **over: Any) -> SimpleNamespace:
     fields = dict(name="mock", base_url=model.base_url, env_key=None, wire_api=wire, query_params=None,
                   http_headers=None, env_http_headers=None, request_max_retries=0, stream_max_retries=0,

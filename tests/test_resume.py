@@ -164,19 +164,6 @@ class Harness:
         return self.event("task_complete", conversation_id, after=mark)
 
 
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Any:
-    yield
-    pykka.ActorRegistry.stop_all()
-
-
-@pytest.fixture
-def model() -> Any:
-    mock = MockModel().start()
-    yield mock
-    mock.stop()
-
-
 @pytest.fixture
 def harness(tmp_path: Path, model: MockModel) -> Harness:
     return Harness(tmp_path, model)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pykka
 import pytest
 
 from actors.rollout_writer import (
@@ -25,12 +24,6 @@ from tests.test_conversations import Harness
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USAGE = {"input_tokens": 10, "output_tokens": 5}
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Any:
-    yield
-    pykka.ActorRegistry.stop_all()
 
 
 def test_timestamp_and_path_format(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import inspect
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,6 @@ def start(codex_app_server_factory: Callable[..., AppServerClient]) -> Callable[
         return codex_app_server_factory(config_toml=config, **without_model(codex_app_server_factory), **kwargs)
 
     return run
-
-
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    mock = MockModel().start()
-    yield mock
-    mock.stop()
 
 
 def listed(client: AppServerClient, **params: Any) -> list[int]:

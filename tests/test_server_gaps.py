@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,6 @@ Start = Callable[..., AppServerClient]
 
 
 # -- set-up ---------------------------------------------------------------------------------------------------
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as mock:
-        yield mock
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "w"

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,6 @@ def reference(request: pytest.FixtureRequest) -> bool:
 def ours_only(reference: bool) -> None:
     if reference:
         pytest.skip("deliberately different from 0.58 (CONVERSATIONS.md §12)")
-
-
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as mock:
-        yield mock
 
 
 @pytest.fixture

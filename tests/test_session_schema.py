@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,6 @@ from codex_mock_model import MockModel
 CID = "01a20f9d-eac7-7f16-811b-607fb5887a7b"
 RATE_HEADERS = {"x-codex-primary-used-percent": "12.5", "x-codex-primary-window-minutes": "300",
                 "x-codex-primary-reset-at": "1795558508", "x-codex-secondary-used-percent": "40"}
-
-
-@pytest.fixture
-def model() -> Iterator[MockModel]:
-    with MockModel() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -11,19 +11,12 @@ import threading
 from typing import Any
 
 import msgspec
-import pykka
 import pytest
 
 import server
 from messages import catalog, handshake, v1
 from messages.decode import decode_params
 from messages.jsonrpc import RpcError
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors() -> Any:
-    yield
-    pykka.ActorRegistry.stop_all()
 
 
 def _shape(struct: type) -> list[tuple[str, str, Any, bool, str]]:

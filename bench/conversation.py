@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from comparison import print_comparison
+
 from codex_mock_model import MockModel
 
 CONFIG = """model = "mock-model"
@@ -127,15 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     ours = measure(shlex.split(args.cmd), args.deltas, args.runs, args.wire)
     theirs = measure(shlex.split(args.reference), args.deltas, args.runs, args.wire) if args.reference else None
-    header = f"{'metric (median of ' + str(args.runs) + ' runs, ' + args.wire + ' wire)':<56} {'ours':>10}"
-    if theirs:
-        header += f" {'reference':>10} {'ours/ref':>9}"
-    print(header)
-    for name, value in ours.items():
-        row = f"{name:<56} {value:>10.1f}"
-        if theirs:
-            row += f" {theirs[name]:>10.1f} {value / theirs[name]:>9.2f}"
-        print(row)
+    print_comparison(f"metric (median of {args.runs} runs, {args.wire} wire)", ours, theirs)
 
 
 if __name__ == "__main__":

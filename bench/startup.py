@@ -19,6 +19,8 @@ import tempfile
 import threading
 import time
 
+from comparison import print_comparison
+
 INIT = b'{"id":0,"method":"initialize","params":{"clientInfo":{"name":"bench","version":"1"}}}\n'
 
 
@@ -125,15 +127,7 @@ def main() -> None:
     ours = measure(shlex.split(args.cmd))
     CHILD_ENV, DROP_ENV = {}, ()
     theirs = measure(shlex.split(args.reference)) if args.reference else None
-    header = f"{'metric':<52} {'ours':>10}"
-    if theirs:
-        header += f" {'reference':>10} {'ours/ref':>9}"
-    print(header)
-    for name, value in ours.items():
-        row = f"{name:<52} {value:>10.1f}"
-        if theirs:
-            row += f" {theirs[name]:>10.1f} {value / theirs[name]:>9.2f}"
-        print(row)
+    print_comparison("metric", ours, theirs)
 
 
 if __name__ == "__main__":

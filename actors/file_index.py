@@ -15,7 +15,10 @@
   valid UTF-8 are not.
 
 The index remembers every directory's modification time (and its ignore files'), so a refresh
-re-stats directories and re-walks only the subtrees that changed.
+re-stats directories and re-walks only the subtrees that changed. The walk itself stats nothing
+(a sixth of its time): a directory's first refresh reads its modification time, and one modified
+after, or just before, the walk listed it counts as changed ("racy", as git says of its index).
+A big build shares its walk with a helper process (`actors.walk_sharing`, `actors.walk_helper`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from operator import itemgetter
-from typing import TypeAlias
 
 IGNORE_FILE = ".ignore"
 GITIGNORE_FILE = ".gitignore"
@@ -100,11 +101,13 @@ def _trim_trailing_space(line: str) -> str:
     return line[:end]
 
 
-@dataclass(frozen=True)
 class _Rule:
-    regex: re.Pattern[str]
-    whitelist: bool
-    only_dir: bool
+    __slots__ = ("only_dir", "regex", "whitelist")
+
+    def __init__(self, regex: re.Pattern[str], whitelist: bool, only_dir: bool) -> None:
+        self.regex = regex
+        self.whitelist = whitelist
+        self.only_dir = only_dir
 
 
 class IgnoreFile:
@@ -259,10 +262,12 @@ class _Level:
             self.names = re.compile("|".join(f"(?:{rules.name_pattern})" for _, rules, _ in active) or "(?!)")
 
 
-@dataclass
 class _Context:
-    root_abs: str  # canonical root, joined with an entry's name for rules above the root
-    global_rules: IgnoreFile | None
+    __slots__ = ("global_rules", "root_abs")
+
+    def __init__(self, root_abs: str, global_rules: IgnoreFile | None) -> None:
+        self.root_abs = root_abs  # canonical root, joined with an entry's name for rules above the root
+        self.global_rules = global_rules
 
 
 def _decide(level: _Level, ctx: _Context, path: str, name: str, rel: str, is_dir: bool) -> bool:
@@ -339,26 +344,49 @@ class Cancelled(Exception):
 
 _NO_STAMP = (0, 0, 0, 0, 0, 0)
 _RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
+UNKNOWN_MTIME = -1
+# A build that has walked alone this long shares the rest with a helper process on a second core
+# (`actors.walk_sharing`; looked at every ~1,000 entries, so a small tree never starts one). None:
+# never. 0.58 walks with one thread per core; so do we, as far as the interpreter lock allows.
+HELPER_AFTER_SECONDS: float | None = 0.0
+# A directory whose modification time is this close to (or after) the moment the walk listed it
+# may have changed unseen: coarse file-system clocks (one tick; whole seconds on some file systems).
+RACY_NS = 2_000_000_000
 
 
-# (dev, inode, chain above) of a directory: built in O(1) per directory, searched only when a
-# symlink to a directory turns up.
-_Chain: TypeAlias = "tuple[int, int, _Chain] | None"
+# A walk's pending directories: (relative path, path, the rules in force in its parent).
+WalkItem = tuple[str, str, _Level | None]
+# The walk's hook for sharing its pending directories (see `RootIndex._walk`).
+Share = Callable[[list[WalkItem], bool], bool]
+
+
+def _parent(rel: str) -> str | None:
+    """The relative path of a directory's parent; None for the root."""
+    if not rel:
+        return None
+    cut = rel.rfind("/")
+    return rel[:cut] if cut >= 0 else ""
 
 
 class _DirRecord(tuple):  # type: ignore[type-arg]
-    """(level, parent_level, mtime_ns, ignore_stamp, ancestors, files) of one walked directory.
+    """(level, parent_level, mtime_ns, listed_ns, ignore_stamp, files) of one walked directory.
 
-    A tuple so that recording each of the many directories costs no Python-level __init__.
+    The levels are None where a helper process walked the directory (`RootIndex.level_of` reads
+    them again when needed). `mtime_ns` is UNKNOWN_MTIME until the first refresh stats the directory; `listed_ns` is the
+    wall clock before the walk listed it. A tuple so that recording each of the many directories
+    costs no Python-level __init__.
     """
 
     __slots__ = ()
     level: _Level = property(itemgetter(0))  # type: ignore[assignment]
     parent_level: _Level | None = property(itemgetter(1))  # type: ignore[assignment]
     mtime_ns: int = property(itemgetter(2))  # type: ignore[assignment]
-    ignore_stamp: tuple[int, ...] = property(itemgetter(3))  # type: ignore[assignment]
-    ancestors: _Chain = property(itemgetter(4))  # type: ignore[assignment]
+    listed_ns: int = property(itemgetter(3))  # type: ignore[assignment]
+    ignore_stamp: tuple[int, ...] = property(itemgetter(4))  # type: ignore[assignment]
     files: list[str] = property(itemgetter(5))  # type: ignore[assignment]  # relative paths of the files here
+
+    def with_mtime(self, mtime_ns: int) -> _DirRecord:
+        return _DirRecord((self[0], self[1], mtime_ns, self[3], self[4], self[5]))
 
 
 def _utf8_ok(name: str) -> bool:
@@ -408,20 +436,40 @@ class RootIndex:
         self.last_used = 0.0
         self.lock = threading.Lock()
         self.derived: dict[object, object] = {}  # caches keyed by generation-aware keys
+        self._levels: dict[str, _Level | None] = {}  # rules read again for directories a helper walked
         self._ctx: _Context | None = None
         self._top: _Level | None = None
+        # Seconds a build walks alone before a helper process shares the walk (None: never).
+        self.helper_after: float | None = HELPER_AFTER_SECONDS
+        self.helper_report: dict[str, object] | None = None  # the last build's, when it shared
 
     # a root that is missing or a file has no files
     def build(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         self.dirs = {}
+        self._levels = {}
+        if self.prepare():
+            share = None
+            if self.helper_after is not None:
+                from actors.walk_sharing import Sharing  # noqa: PLC0415 - only big walks need it
+
+                share = Sharing(self, self.helper_after)
+            try:
+                with _gc_paused():
+                    self._walk([("", self.root, self._top)], should_stop, share)
+            finally:
+                if share is not None:
+                    share.close()
+                    self.helper_report = share.report()
+        self._publish()
+
+    def prepare(self) -> bool:
+        """Read the rules from above the root; False when the root is missing or not a directory."""
         try:
             st = os.stat(self.root)
         except OSError:
-            self._publish()
-            return
+            return False
         if not stat.S_ISDIR(st.st_mode):
-            self._publish()
-            return
+            return False
         root_abs = os.path.realpath(self.root)
         excludes = global_excludes_file(self.home, self.env)
         global_rules = read_ignore_file(excludes, "") if excludes else None
@@ -438,22 +486,47 @@ class RootIndex:
         for directory in reversed(ancestors):
             top = _make_level(directory, top, above_root=True)
         self._top = top
-        with _gc_paused():
-            self._walk("", top, None, should_stop)
-        self._publish()
+        return True
 
     def _full(self, rel: str) -> str:
         if not rel:
             return self.root
         return os.path.join(self.root, rel)
 
+    def walk_items(self, rels: list[str]) -> list[WalkItem]:
+        """Work items for the directories `rels`: (rel, path, the rules in force above it)."""
+        return [(rel, self._full(rel), self.level_of(_parent(rel))) for rel in rels]
+
+    def level_of(self, rel: str | None) -> _Level | None:
+        """The rules in force inside directory `rel` (None: above the root), from the records when
+        this walk listed it, else by reading the ignore files on its path."""
+        if rel is None:
+            return self._top
+        record = self.dirs.get(rel)
+        if record is not None and record.level is not None:
+            return record.level  # type: ignore[no-any-return]
+        level = self._levels.get(rel)
+        if level is None:
+            level = _make_level(self._full(rel), self.level_of(_parent(rel)), False)
+            self._levels[rel] = level
+        return level
+
+    def _parent_level(self, rel: str) -> _Level | None:
+        record = self.dirs[rel]
+        if record.level is not None:
+            return record.parent_level
+        return self.level_of(_parent(rel))
+
     def _walk(
         self,
-        rel: str,
-        parent_level: _Level | None,
-        ancestors: _Chain,
+        stack: list[WalkItem],
         should_stop: Callable[[], bool],
+        share: Share | None = None,
     ) -> None:
+        """Walk the directories on `stack` (rel, path, rules in force above it) and all below.
+
+        `share(stack, idle)` is called now and then, and when the stack runs dry: it may take
+        directories off the stack or add some, and says (when idle) whether it added any."""
         assert self._ctx is not None
         ctx = self._ctx
         global_rules = ctx.global_rules
@@ -471,22 +544,26 @@ class RootIndex:
         dirs = self.dirs
         rule_sources = _RULE_SOURCES
         no_stamp = _NO_STAMP
-        stat_path = os.stat
+        unknown = UNKNOWN_MTIME
+        listed_ns = time.time_ns()
         scandir = os.scandir
-        stack = [(rel, self._full(rel), parent_level, ancestors)]
         count = 0
         last_level: _Level | None = None
         plain = False
         names_re: re.Pattern[str] | None = None
-        while stack:
-            rel, directory, parent_level, ancestors = stack.pop()
+        while True:
+            try:
+                rel, directory, parent_level = stack.pop()
+            except IndexError:
+                if share is not None and share(stack, True):
+                    continue
+                break
             # Split the listing by d_type alone (no stat): links go the slow way below; real
             # directories and everything else (files, fifos, sockets) are decided in bulk.
             file_names: list[str] = []
             dir_names: list[str] = []
             others: list[os.DirEntry[str]] = []
             try:
-                st = stat_path(directory)
                 entries = list(scandir(directory))
             except OSError:
                 continue
@@ -505,6 +582,8 @@ class RootIndex:
                 count = 0
                 if should_stop():
                     raise Cancelled
+                if share is not None:
+                    share(stack, False)
             if (
                 parent_level is not None
                 and rule_sources.isdisjoint(file_names)
@@ -518,7 +597,6 @@ class RootIndex:
                 names.update(e.name for e in others)
                 level = _make_level(directory, parent_level, False, names)
                 stamp = _ignore_stamp(directory) if (IGNORE_FILE in names or GITIGNORE_FILE in names) else no_stamp
-            chain = (st.st_dev, st.st_ino, ancestors)
             prefix = directory if directory.endswith("/") else directory + "/"
             rel_prefix = rel + "/" if rel else ""
             if level is not last_level:
@@ -558,17 +636,31 @@ class RootIndex:
             if rel_prefix:
                 files = list(map(rel_prefix.__add__, file_names))
                 for n in dir_names:
-                    stack.append((rel_prefix + n, prefix + n, level, chain))
+                    stack.append((rel_prefix + n, prefix + n, level))
             else:
                 files = file_names
                 for n in dir_names:
-                    stack.append((n, prefix + n, level, chain))
+                    stack.append((n, prefix + n, level))
             for entry in others:
-                self._walk_other(entry, level, ctx, prefix, rel_prefix, plain, names_re, chain, stack, files)
-            dirs[rel] = _DirRecord((level, parent_level, st.st_mtime_ns, stamp, ancestors, files))
+                self._walk_other(entry, level, ctx, prefix, rel_prefix, plain, names_re, stack, files)
+            dirs[rel] = _DirRecord((level, parent_level, unknown, listed_ns, stamp, files))
 
-    @staticmethod
+    def _in_ancestry(self, rel_dir: str, key: tuple[int, int]) -> bool:
+        """Whether `key` (device, inode) is the root or a directory on the walked path to `rel_dir`.
+
+        Stats the path's prefixes; asked only when a symlink to a directory turns up."""
+        parts = rel_dir.split("/") if rel_dir else []
+        for depth in range(len(parts) + 1):
+            try:
+                st = os.stat(self._full("/".join(parts[:depth])))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == key:
+                return True
+        return False
+
     def _walk_other(
+        self,
         entry: os.DirEntry[str],
         level: _Level,
         ctx: _Context,
@@ -576,8 +668,7 @@ class RootIndex:
         rel_prefix: str,
         plain: bool,
         names_re: re.Pattern[str] | None,
-        chain: _Chain,
-        stack: list[tuple[str, str, _Level | None, _Chain]],
+        stack: list[WalkItem],
         files: list[str],
     ) -> None:
         """A symlink or special file: follow links, skip dangling ones and links into the ancestry."""
@@ -609,15 +700,9 @@ class RootIndex:
                 cst = entry.stat()
             except OSError:
                 return
-            key = (cst.st_dev, cst.st_ino)
-            link: _Chain = chain
-            while link is not None:
-                if (link[0], link[1]) == key:
-                    return  # a link back into its own ancestry
-                link = link[2]
-            stack.append((child, prefix + name, level, (key[0], key[1], chain)))
-        else:
-            stack.append((child, prefix + name, level, chain))
+            if self._in_ancestry(rel_prefix[:-1], (cst.st_dev, cst.st_ino)):
+                return  # a link back into its own ancestry
+        stack.append((child, prefix + name, level))
 
     def _publish(self) -> None:
         paths: list[str] = []
@@ -631,42 +716,70 @@ class RootIndex:
             self.last_refresh = time.monotonic()
 
     def refresh(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
-        """Re-stat every directory; re-walk the subtrees that changed. True when anything did."""
+        """Re-stat every directory; re-walk the subtrees that changed. True when the file list did."""
         if self._ctx is None:
             before = len(self.paths)
             self.build(should_stop)
             return before != len(self.paths)
         changed: list[str] = []
-        for rel, record in list(self.dirs.items()):
+        dirs = self.dirs
+        for rel, record in list(dirs.items()):
             directory = self._full(rel)
             try:
                 st = os.stat(directory)
             except OSError:
                 changed.append(rel)
                 continue
-            if st.st_mtime_ns != record.mtime_ns or _ignore_stamp(directory) != record.ignore_stamp:
+            mtime_ns = record.mtime_ns
+            if mtime_ns == UNKNOWN_MTIME:
+                if st.st_mtime_ns >= record.listed_ns - RACY_NS:
+                    changed.append(rel)
+                    continue
+                dirs[rel] = record.with_mtime(st.st_mtime_ns)
+            elif st.st_mtime_ns != mtime_ns:
+                changed.append(rel)
+                continue
+            # Creating, removing or renaming an ignore file changes the directory's mtime; only an
+            # edit in place needs the file's own stamp.
+            if record.ignore_stamp != _NO_STAMP and _ignore_stamp(directory) != record.ignore_stamp:
                 changed.append(rel)
         if not changed:
             with self.lock:
                 self.last_refresh = time.monotonic()
             return False
-        changed.sort()
-        tops: list[str] = []
-        for rel in changed:
-            if any(rel == t or rel.startswith(t + "/") or t == "" for t in tops):
-                continue
-            tops.append(rel)
-        for top in tops:
-            record = self.dirs.get(top)
-            if record is None:
-                continue
-            # forget the subtree, then walk it again with the same inherited rules
-            for rel in [r for r in self.dirs if r == top or top == "" or r.startswith(top + "/")]:
-                del self.dirs[rel]
-            with _gc_paused():
-                self._walk(top, record.parent_level, record.ancestors, should_stop)
+        tops: set[str] = set()
+        for rel in sorted(changed):  # parents first
+            if not _under(rel, tops):
+                tops.add(rel)
+        self._levels = {}
+        tops_items = [(top, self._full(top), self._parent_level(top)) for top in tops if top in dirs]
+        # forget the subtrees, then walk them again with the same inherited rules
+        before: dict[str, list[str]] = {}
+        for rel in [r for r in dirs if _under(r, tops)]:
+            before[rel] = dirs.pop(rel).files
+        with _gc_paused():
+            for item in tops_items:
+                self._walk([item], should_stop)
+        after = [r for r in dirs if _under(r, tops)]
+        if len(after) == len(before) and all(r in before and dirs[r].files == before[r] for r in after):
+            with self.lock:  # racy directories listed again, unchanged
+                self.last_refresh = time.monotonic()
+            return False
         self._publish()
         return True
+
+
+def _under(rel: str, tops: set[str]) -> bool:
+    """Whether `rel` is one of `tops` or inside one (relative paths, "" the root)."""
+    if "" in tops:
+        return True
+    while True:
+        if rel in tops:
+            return True
+        cut = rel.rfind("/")
+        if cut < 0:
+            return False
+        rel = rel[:cut]
 
 
 class IndexStore:

@@ -223,15 +223,18 @@ def _marks(index: _Snapshot, ignore_case: bool) -> list[str]:
         return found  # type: ignore[no-any-return]
     paths = index.paths
     special = set(_special(index))
-    source = [("" if i in special else p) for i, p in enumerate(paths)] if special else paths
-    raw = "\n".join(source).encode("ascii")
+    if special:
+        raw = "\n".join([("" if i in special else p) for i, p in enumerate(paths)]).encode("ascii")
+    else:  # every path plain: the joined text is already made
+        raw = (index.derived.get("text") or "\n".join(paths)).encode("ascii")  # type: ignore[union-attr]
     if not raw:
         found = [""] * len(paths)
     else:
         classes = raw.translate(CLASS_TABLE)
         # each byte becomes previous class * 8 + class (no carries: classes are below 8), and a
         # line's first character follows the separator, a newline, the class of a string start
-        pairs = (int.from_bytes(b"\x00" + classes[:-1], "big") << 3) | int.from_bytes(classes, "big")
+        as_int = int.from_bytes(classes, "big")
+        pairs = ((as_int >> 8) << 3) | as_int
         codes = pairs.to_bytes(len(raw), "big").translate(BONUS_CODE_TABLE)
         both = bytearray(2 * len(raw))
         both[0::2] = raw.lower() if ignore_case else raw

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors import file_index  # noqa: E402
 from actors.file_index import IndexStore  # noqa: E402
 from actors.fuzzy_search import search_roots  # noqa: E402
 
@@ -129,7 +130,10 @@ def main() -> None:
     parser.add_argument("--reference", default=None, help='e.g. "codex app-server"')
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "fuzzy-bench"))
+    parser.add_argument("--single", action="store_true", help="walk in one process (no helper)")
     args = parser.parse_args()
+    if args.single:
+        file_index.HELPER_AFTER_SECONDS = None
     base = Path(args.dir)
     print(f"{'files':>7} {'query':>10} {'ours cold':>10} {'ours warm':>10} {'0.58 cold':>10} {'0.58 warm':>10}"
           f" {'cold x':>7} {'warm x':>7}")  # fmt: skip

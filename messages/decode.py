@@ -88,9 +88,10 @@ def _uuid_fields(cls: type) -> tuple[tuple[str, str], ...]:
 
 
 def _post_validate(value: Any) -> Any:
-    # The wire modules load on demand (start-up speed): a value can only be a v1 Struct once v1 is loaded.
-    v1 = sys.modules.get("messages.v1")
-    if v1 is not None and isinstance(value, v1.GetConversationSummaryParams):
+    # The wire modules load on demand (start-up speed): a value can only be a v1 Struct once v1 has
+    # defined it (the start-up thread may be loading v1 at this very moment).
+    summary = getattr(sys.modules.get("messages.v1"), "GetConversationSummaryParams", None)
+    if summary is not None and isinstance(value, summary):
         _pick_summary_variant(value)
     if isinstance(value, msgspec.Struct):
         for attr, kind in _uuid_fields(type(value)):

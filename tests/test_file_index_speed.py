@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,27 @@ def test_links_odd_names_and_refresh_match_a_fresh_walk(tmp_path: Path) -> None:
     fresh.build()
     assert index.paths == fresh.paths
     assert "real/deep/new.txt" not in fresh.paths and "real/deep/new.log" not in fresh.paths
+
+
+def test_the_walk_stats_nothing_and_a_refresh_catches_a_change_a_coarse_clock_hides(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").touch()
+    old = (time.time_ns() - 3600 * 10**9,) * 2
+    for directory in (tmp_path, tmp_path / "a"):
+        os.utime(directory, ns=old)
+    index = RootIndex(str(tmp_path), None, {})
+    index.build()
+    assert all(record.mtime_ns == file_index.UNKNOWN_MTIME for record in index.dirs.values())
+    assert not index.refresh()  # the first refresh reads the times: old, so nothing is re-walked
+    assert index.dirs["a"].mtime_ns == old[1]
+    (tmp_path / "b.txt").touch()
+    assert index.refresh()
+    assert index.paths == ["a/one.txt", "b.txt"]
+    # A change just after a walk listed "a", which a coarse file-system clock stamps just before.
+    fresh = RootIndex(str(tmp_path), None, {})
+    fresh.build()
+    (tmp_path / "a" / "two.txt").touch()
+    listed = fresh.dirs["a"].listed_ns
+    os.utime(tmp_path / "a", ns=(listed - 10**9, listed - 10**9))
+    assert fresh.refresh()
+    assert fresh.paths == ["a/one.txt", "a/two.txt", "b.txt"]

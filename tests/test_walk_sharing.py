@@ -1,0 +1,182 @@
+"""A big index walk shared with a helper process lists exactly what one process lists, refreshes
+the same afterwards, and survives a helper that dies or a build that is cancelled."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors import walk_sharing
+from actors.file_index import Cancelled, RootIndex
+
+WORDS = ["src", "lib", "app", "test", "build", "dist", "docs", "node_modules", "core", "util", "main", "view"]
+
+
+def _big_tree(root: Path, seed: int = 7) -> None:
+    """About 5,000 entries: enough checkpoints for the helper to join, ignore files at every
+    depth (some edited in place later), a nested repository with info/exclude, and links."""
+    rng = random.Random(seed)
+    (root / ".gitignore").write_text("*.log\nbuild/\n!keep.log\n")
+    for top in range(48):
+        top_dir = root / f"{rng.choice(WORDS)}{top:02d}"
+        for sub in range(5):
+            directory = top_dir / f"{rng.choice(WORDS)}{sub}"
+            directory.mkdir(parents=True)
+            for n in range(18):
+                ext = rng.choice([".py", ".ts", ".log", ".tmp", ".md"])
+                (directory / f"{rng.choice(WORDS)}_{n}{ext}").touch()
+            if rng.random() < 0.2:
+                (directory / "keep.log").touch()
+        if top % 5 == 0:
+            (top_dir / ".gitignore").write_text("*.tmp\n!important.tmp\n")
+            (top_dir / "important.tmp").touch()
+        if top % 7 == 0:
+            (top_dir / ".ignore").write_text("*.md\n")
+        if top % 11 == 0:
+            (top_dir / ".git" / "info").mkdir(parents=True)
+            (top_dir / ".git" / "info" / "exclude").write_text("*.ts\n")
+            (top_dir / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    first = sorted(p for p in root.iterdir() if p.is_dir())[0]
+    os.symlink("..", first / "up")  # back into its own ancestry: skipped
+    os.symlink(first.name, root / "alias")  # a second way into a directory: walked
+
+
+class _Recording(walk_sharing.Sharing):
+    made: list[walk_sharing.Sharing] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _Recording.made.append(self)
+
+
+@pytest.fixture
+def sharings(monkeypatch: pytest.MonkeyPatch) -> list[walk_sharing.Sharing]:
+    _Recording.made = []
+    monkeypatch.setattr(walk_sharing, "Sharing", _Recording)
+    return _Recording.made
+
+
+def _patient(sharings: list[walk_sharing.Sharing], then: Callable[[int], bool] = lambda _n: False) -> Any:
+    """A `should_stop` that, once a helper is starting, waits until it is ready: the build's own
+    walk would otherwise finish a tree this small before the helper could take a batch."""
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        for sharing in sharings:
+            if sharing.process is not None:
+                assert sharing.ready.wait(30), "the helper never got ready"
+        return then(calls)
+
+    return should_stop
+
+
+def _single(root: Path) -> RootIndex:
+    index = RootIndex(str(root), None, {})
+    index.helper_after = None
+    index.build()
+    return index
+
+
+def _shared(root: Path, sharings: list[walk_sharing.Sharing]) -> RootIndex:
+    index = RootIndex(str(root), None, {})
+    index.helper_after = 0.0
+    index.build(_patient(sharings))
+    return index
+
+
+def test_a_shared_walk_lists_exactly_what_one_process_lists(tmp_path: Path, sharings: list[Any]) -> None:
+    _big_tree(tmp_path)
+    alone = _single(tmp_path)
+    shared = _shared(tmp_path, sharings)
+    assert shared.helper_report is not None and shared.helper_report["batches"] >= 1
+    helper_walked = [rel for rel, record in shared.dirs.items() if record.level is None]
+    assert helper_walked, "the helper walked nothing"
+    assert shared.paths == alone.paths
+    assert sorted(shared.dirs) == sorted(alone.dirs)
+    assert "alias" in shared.dirs  # a link to a directory is walked...
+    assert not any(rel.endswith("/up") for rel in shared.dirs)  # ...unless it leads back up
+    assert any(p.endswith("important.tmp") for p in shared.paths)
+    assert not any(p.endswith(".log") and not p.endswith("keep.log") for p in shared.paths)
+
+
+def _age(root: Path) -> None:
+    """Date every directory an hour back: a refresh then trusts what it stats, and re-walks only
+    what changes afterwards (a just-made directory is re-listed anyway, see RACY_NS)."""
+    old = time.time_ns() - 3600 * 10**9
+    for directory, _dirs, _files in os.walk(root):
+        os.utime(directory, ns=(old, old))
+
+
+def test_a_refresh_after_a_shared_walk_equals_a_fresh_walk(tmp_path: Path, sharings: list[Any]) -> None:
+    _big_tree(tmp_path)
+    _age(tmp_path)
+    shared = _shared(tmp_path, sharings)
+    assert not shared.refresh()  # stats every directory once: all old, nothing re-walked
+    helper_walked = sorted(rel for rel, record in shared.dirs.items() if record.level is None and "/" in rel)
+    assert len(helper_walked) >= 3
+    one, two, three = helper_walked[0], helper_walked[len(helper_walked) // 2], helper_walked[-1]
+    (tmp_path / one / "fresh_file.py").touch()
+    (tmp_path / two / ".gitignore").write_text("*.py\n")  # new rules deep in the helper's part
+    top = three.split("/")[0]
+    rules = tmp_path / top / ".gitignore"
+    rules.write_text("*.md\n")  # created or edited in place: either way the stamp or mtime moves
+    st = os.stat(rules)
+    os.utime(rules, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert shared.refresh()
+    assert shared.paths == _single(tmp_path).paths
+    assert not shared.refresh() or shared.paths == _single(tmp_path).paths
+
+
+def test_a_helper_that_dies_leaves_its_directories_to_the_build(
+    tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Says it is ready, takes the root and one batch, and exits without an answer.
+    dies = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
+        "read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready',)); read_frame(sys.stdin.buffer)"
+    )
+    monkeypatch.setattr(walk_sharing, "BOOT", dies)
+    _big_tree(tmp_path)
+    shared = _shared(tmp_path, sharings)
+    assert shared.helper_report is not None and shared.helper_report["failed"]
+    assert shared.paths == _single(tmp_path).paths
+    assert all(record.level is not None for record in shared.dirs.values())
+
+
+def test_a_helper_that_cannot_start_changes_nothing(
+    tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(walk_sharing.sys, "executable", str(tmp_path / "no-such-python"))
+    _big_tree(tmp_path)
+    index = RootIndex(str(tmp_path), None, {})
+    index.helper_after = 0.0
+    index.build()
+    assert index.helper_report is not None and index.helper_report["failed"]
+    assert index.paths == _single(tmp_path).paths
+
+
+def test_a_cancelled_build_stops_its_helper(tmp_path: Path, sharings: list[Any]) -> None:
+    _big_tree(tmp_path)
+    index = RootIndex(str(tmp_path), None, {})
+    index.helper_after = 0.0
+    with pytest.raises(Cancelled):
+        index.build(_patient(sharings, then=lambda calls: calls >= 3))
+    (sharing,) = sharings
+    assert sharing.process is not None and sharing.process.returncode is not None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(sharing.process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the helper outlived its cancelled build")

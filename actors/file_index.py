@@ -33,6 +33,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 
+TYPE_CHECKING = False  # not typing's: the walk helper process starts faster without importing it
+if TYPE_CHECKING:
+    from actors.walk_sharing import HelperPool
+
 IGNORE_FILE = ".ignore"
 GITIGNORE_FILE = ".gitignore"
 KIND_IGNORE, KIND_GIT, KIND_EXCLUDE = range(3)
@@ -442,6 +446,7 @@ class RootIndex:
         # Seconds a build walks alone before a helper process shares the walk (None: never).
         self.helper_after: float | None = HELPER_AFTER_SECONDS
         self.helper_report: dict[str, object] | None = None  # the last build's, when it shared
+        self.helper_pool: HelperPool | None = None  # where a warm helper may wait (IndexStore's)
 
     # a root that is missing or a file has no files
     def build(self, should_stop: Callable[[], bool] = lambda: False) -> None:
@@ -452,7 +457,7 @@ class RootIndex:
             if self.helper_after is not None:
                 from actors.walk_sharing import Sharing  # noqa: PLC0415 - only big walks need it
 
-                share = Sharing(self, self.helper_after)
+                share = Sharing(self, self.helper_after, should_stop, self.helper_pool)
             try:
                 with _gc_paused():
                     self._walk([("", self.root, self._top)], should_stop, share)
@@ -804,6 +809,25 @@ class IndexStore:
         self._indexes: dict[str, RootIndex] = {}
         self._building: dict[str, threading.Event] = {}
         self._refreshing: set[str] = set()
+        self._helpers: HelperPool | None = None
+
+    def helper_pool(self) -> HelperPool:
+        """The warm walk helper big builds borrow (see `actors.walk_sharing`)."""
+        with self._lock:
+            if self._helpers is None:
+                from actors.walk_sharing import HelperPool  # noqa: PLC0415 - the helper process imports this module
+
+                self._helpers = HelperPool()
+            return self._helpers
+
+    def warm_helper(self) -> None:
+        """Start the walk helper before the first big build needs it."""
+        if HELPER_AFTER_SECONDS is not None:
+            self.helper_pool().warm()
+
+    def close(self) -> None:
+        if self._helpers is not None:
+            self._helpers.close()
 
     def get(self, root: str, should_stop: Callable[[], bool] = lambda: False) -> RootIndex:
         """The index of `root`, built now if there is none (another worker's build is shared)."""
@@ -827,6 +851,7 @@ class IndexStore:
                         raise Cancelled
                 continue
             index = RootIndex(root, self.home, self.env)
+            index.helper_pool = self.helper_pool()
             try:
                 index.build()
             finally:

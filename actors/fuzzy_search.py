@@ -702,6 +702,9 @@ class _Job:
         self.cancelled = threading.Event()
 
 
+WARM_HELPER_AFTER_SECONDS = 1.0
+
+
 class FuzzySearchActor(FeatureActor):
     """Owns the per-root file indexes (an IndexStore) and the searches running over them.
 
@@ -728,6 +731,19 @@ class FuzzySearchActor(FeatureActor):
         environment = env if env is not None else dict(os.environ)
         self.store = store or IndexStore(home=home if home is not None else environment.get("HOME"), env=environment)
         self.running = {}
+        self._warming: threading.Timer | None = None
+
+    def on_start(self) -> None:
+        # The walk helper (a second process for big cold indexes) starts once the server has
+        # settled, so that the first file-picker keystroke finds it ready.
+        self._warming = threading.Timer(WARM_HELPER_AFTER_SECONDS, self.store.warm_helper)
+        self._warming.daemon = True
+        self._warming.start()
+
+    def on_stop(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+        self.store.close()
 
     def fuzzy_file_search(self, call: Call) -> Any:
         params = call.params

@@ -6,11 +6,14 @@ code and rules as the build (`RootIndex._walk`), reading the ignore files above 
 and sends back the directory records. It imports little, so that it is ready while the build's
 first directories are still being listed.
 
-Messages are marshal frames (a 4-byte length, then the data) over the helper's stdin/stdout:
-to the helper ("root", root, home, xdg_config_home), ("walk", [rel, ...]), ("split",);
-from it ("ready",), ("given", [rel, ...]) in answer to "split" (half of what it has not walked
-yet), and the walked directories as they pile up and at the end of a batch:
-("part" or "done", [(rel, listed_ns, ignore_stamp, files), ...]).
+One helper serves many builds in turn (it exits after IDLE_EXIT_SECONDS unused, or when the
+server closes its stdin). Messages are marshal frames (a 4-byte length, then the data) over its
+stdin/stdout, each naming its build so that a late answer is never taken for a newer build's:
+to the helper ("root", build, root, home, xdg_config_home), ("walk", build, [rel, ...]),
+("split", build); from it ("hello",) once started, ("ready", build, root_is_a_directory),
+("given", build, [rel, ...]) in answer to "split" (half of what it has not walked yet), and the
+walked directories as they pile up and at the end of a batch:
+("part" or "done", build, [(rel, listed_ns, ignore_stamp, files), ...]).
 """
 
 from __future__ import annotations
@@ -21,14 +24,20 @@ import os
 import select
 import struct
 import sys
-from typing import IO, Any
 
-from actors.file_index import RootIndex, WalkItem
+from actors.file_index import RootIndex
+
+TYPE_CHECKING = False  # typing's would cost the helper's start-up a fifth
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    from actors.file_index import WalkItem
 
 _FRAME = struct.Struct(">I")
 _PART_DIRS = 2000  # records go out in parts this big, so the build merges them while both walk
+IDLE_EXIT_SECONDS = 1800.0
 
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import main; main()"
+BOOT = "import sys; sys.path.append(sys.argv[1]); from actors.walk_helper import main; main()"
 
 
 def write_frame(stream: IO[bytes], message: object) -> None:
@@ -51,19 +60,14 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 def main() -> None:
-    gc.disable()  # a short life of acyclic lists and tuples
+    gc.disable()  # acyclic lists and tuples, dropped after every batch
     inp, out = sys.stdin.buffer, sys.stdout.buffer
-    hello = read_frame(inp)
-    if not hello or hello[0] != "root":
-        return
-    _, root, home, xdg = hello
-    index = RootIndex(root, home, {"XDG_CONFIG_HOME": xdg} if xdg else {})
-    index.helper_after = None
-    if not index.prepare():
-        return
-    write_frame(out, ("ready",))
+    write_frame(out, ("hello",))
+    index: RootIndex | None = None
+    build_id = 0
 
     def records() -> list[tuple[str, int, tuple[int, ...], list[str]]]:
+        assert index is not None
         found = [(rel, r.listed_ns, r.ignore_stamp, r.files) for rel, r in index.dirs.items()]
         index.dirs.clear()  # the walk's own dict: later directories start the next part
         return found
@@ -71,27 +75,40 @@ def main() -> None:
     def share(stack: list[WalkItem], idle: bool) -> bool:
         if idle:
             return False
-        if len(index.dirs) >= _PART_DIRS:
-            write_frame(out, ("part", records()))
-        # The build only writes while this walk runs to ask for a split.
+        if index is not None and len(index.dirs) >= _PART_DIRS:
+            write_frame(out, ("part", build_id, records()))
+        # While a batch is walked the build only writes to ask for a split.
         while select.select([inp], [], [], 0)[0]:
             message = read_frame(inp)
             if message is None:
-                os._exit(0)  # the build ended (or was cancelled) without us
+                os._exit(0)  # the server is gone
             if message[0] == "split":
-                count = len(stack) // 2
-                given = [rel for rel, _, _ in stack[:count]]  # the bottom: the shallowest directories
-                del stack[:count]
-                write_frame(out, ("given", given))
+                given: list[str] = []
+                if message[1] == build_id:
+                    count = len(stack) // 2
+                    given = [rel for rel, _, _ in stack[:count]]  # the bottom: the shallowest directories
+                    del stack[:count]
+                write_frame(out, ("given", message[1], given))
         return False
 
     while True:
+        if not select.select([inp], [], [], IDLE_EXIT_SECONDS)[0]:
+            return  # unused for long: the next big build starts another
         message = read_frame(inp)
         if message is None:
             return
-        if message[0] == "split":
-            write_frame(out, ("given", []))  # asked just as a batch ended: nothing left to give
-        elif message[0] == "walk":
+        kind = message[0]
+        if kind == "root":
+            _, build_id, root, home, xdg = message
+            index = RootIndex(root, home, {"XDG_CONFIG_HOME": xdg} if xdg else {})
+            index.helper_after = None
+            write_frame(out, ("ready", build_id, index.prepare()))
+        elif kind == "split":
+            write_frame(out, ("given", message[1], []))  # asked just as a batch ended: nothing left
+        elif kind == "walk":
+            if index is None or message[1] != build_id:
+                write_frame(out, ("done", message[1], []))
+                continue
             index.dirs.clear()
-            index._walk(index.walk_items(message[1]), lambda: False, share)
-            write_frame(out, ("done", records()))
+            index._walk(index.walk_items(message[2]), lambda: False, share)
+            write_frame(out, ("done", build_id, records()))

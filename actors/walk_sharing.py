@@ -1,14 +1,16 @@
-"""The build's side of a shared walk: the `share` hook of `RootIndex._walk`, owning one helper
-process (`actors.walk_helper`).
+"""The build's side of a shared walk: the `share` hook of `RootIndex._walk`, and the helper
+processes (`actors.walk_helper`) it borrows.
 
-When a build has walked alone for a while, the hook starts the helper and, whenever the helper
-is idle, hands it the shallowest half of the pending directories; a walk that runs dry asks the
-helper to give back half of its own. The helper's records are merged as they arrive. If the
-helper cannot start or dies, the build walks the helper's batch itself.
+Once a build has walked alone for a while, the hook takes a helper (a warm one from the store's
+pool, else a new one), and whenever the helper is idle hands it the shallowest half of the
+pending directories; a walk that runs dry asks the helper to give back half of its own. The
+helper's records are merged as they arrive. A helper that cannot start or dies leaves its batch
+to the build; one that ends a build idle goes back to the pool for the next build.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import subprocess
@@ -16,38 +18,144 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from actors.file_index import _NO_STAMP, UNKNOWN_MTIME, Cancelled, RootIndex, WalkItem, _DirRecord
 from actors.walk_helper import BOOT, read_frame, write_frame
 
 _WAIT_SLICE = 0.05  # how often a walk waiting on the helper checks for cancellation
+_build_ids = itertools.count(1)
 
 
-def _pump(stream: IO[bytes], inbox: queue.SimpleQueue[Any], ready: threading.Event) -> None:
-    """Move the helper's frames into `inbox` (None once it is gone); set `ready` when it is."""
-    try:
-        while True:
-            message = read_frame(stream)
-            if message is None:
-                break
-            if message == ("ready",):
-                ready.set()
-                continue
-            inbox.put(message)
-    except (OSError, ValueError, EOFError, TypeError):
-        pass  # a dead or garbled helper: treated as gone
-    inbox.put(None)
+class HelperProcess:
+    """One helper process, and the thread that moves its messages into `inbox`."""
+
+    def __init__(self) -> None:
+        """Start it (OSError when it cannot be)."""
+        if not sys.executable:
+            raise OSError("no interpreter to start")
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", BOOT, package_parent],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.ready = threading.Event()  # set when the helper has read the rules of `ready_for`
+        self.ready_for: tuple[int, bool] | None = None  # (build id, the root is a directory)
+        self.gone = False
+        threading.Thread(target=self._pump, name="walk-helper", daemon=True).start()
+
+    def _pump(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        try:
+            while True:
+                message = read_frame(stream)
+                if message is None:
+                    break
+                if message[0] == "hello":
+                    continue
+                if message[0] == "ready":
+                    self.ready_for = (message[1], message[2])
+                    self.ready.set()
+                    continue
+                self.inbox.put(message)
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # a dead or garbled helper: treated as gone
+        self.gone = True
+        self.ready.set()
+        self.inbox.put(None)
+
+    def begin(self, build_id: int, index: RootIndex) -> bool:
+        """Point the helper at a build's root."""
+        self.ready.clear()
+        self.ready_for = None
+        return self.send(("root", build_id, index.root, index.home, index.env.get("XDG_CONFIG_HOME")))
+
+    def send(self, message: object) -> bool:
+        assert self.process.stdin is not None
+        try:
+            write_frame(self.process.stdin, message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def alive(self) -> bool:
+        return not self.gone and self.process.poll() is None
+
+    def close(self) -> None:
+        # Killed first: closing stdout while the pump thread reads it would wait for that read.
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+class HelperPool:
+    """At most one idle helper, kept between builds (it exits by itself after a long idle)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: HelperProcess | None = None
+        self._closed = False
+
+    def warm(self) -> None:
+        """Start the idle helper now, so that the next big build finds it ready."""
+        with self._lock:
+            if self._closed or (self._idle is not None and self._idle.alive()):
+                return
+            stale, self._idle = self._idle, None
+        if stale is not None:
+            stale.close()
+        try:
+            helper = HelperProcess()
+        except OSError:
+            return
+        self.give_back(helper)
+
+    def take(self) -> HelperProcess | None:
+        with self._lock:
+            helper, self._idle = self._idle, None
+        if helper is not None and not helper.alive():
+            helper.close()
+            return None
+        return helper
+
+    def give_back(self, helper: HelperProcess) -> None:
+        with self._lock:
+            if not self._closed and self._idle is None and helper.alive():
+                self._idle, helper = helper, None  # type: ignore[assignment]
+        if helper is not None:
+            helper.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            helper, self._idle = self._idle, None
+        if helper is not None:
+            helper.close()
 
 
 class Sharing:
-    def __init__(self, index: RootIndex, after: float, should_stop: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        index: RootIndex,
+        after: float,
+        should_stop: Callable[[], bool] = lambda: False,
+        pool: HelperPool | None = None,
+    ) -> None:
         self.index = index
         self.start_at = time.monotonic() + after
         self.should_stop = should_stop
-        self.process: subprocess.Popen[bytes] | None = None
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.ready = threading.Event()  # the helper has read the rules above the root
+        self.pool = pool
+        self.build_id = next(_build_ids)
+        self.helper: HelperProcess | None = None
         self.batch: list[str] | None = None  # the directories handed to the helper, until "done"
         self.split_asked = False
         self.failed = False
@@ -56,13 +164,13 @@ class Sharing:
     def __call__(self, stack: list[WalkItem], idle: bool) -> bool:
         if self.failed:
             return False
-        if self.process is None:
+        if self.helper is None:
             if not idle and time.monotonic() >= self.start_at:
                 self._start()
             return False
         while True:  # what the helper said meanwhile
             try:
-                message = self.inbox.get_nowait()
+                message = self.helper.inbox.get_nowait()
             except queue.Empty:
                 break
             self._receive(message, stack)
@@ -71,70 +179,56 @@ class Sharing:
         self._hand_out(stack)
         return False
 
+    def ready(self) -> bool:
+        """Whether the helper has read this build's rules (tests wait on `helper.ready`)."""
+        helper = self.helper
+        return helper is not None and helper.ready_for == (self.build_id, True)
+
     def report(self) -> dict[str, Any]:
         """What the helper did, for tests and benchmarks."""
-        return {"pid": self.process.pid if self.process else None, "batches": self.handed, "failed": self.failed}
+        helper = self.helper
+        return {"pid": helper.process.pid if helper else None, "batches": self.handed, "failed": self.failed}
 
     def close(self) -> None:
-        process = self.process
-        if process is None:
+        helper = self.helper
+        if helper is None:
             return
-        for stream in (process.stdin, process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        process.kill()
-        process.wait()
+        if self.pool is not None and self.batch is None and not self.failed:
+            self.pool.give_back(helper)  # idle: the next build may use it
+        else:
+            helper.close()
 
     def _start(self) -> None:
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        index = self.index
+        helper = self.pool.take() if self.pool is not None else None
         try:
-            if not sys.executable:
-                raise OSError("no interpreter to start")
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", BOOT, package_parent],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                close_fds=True,
-            )
-            assert self.process.stdin is not None
-            write_frame(self.process.stdin, ("root", index.root, index.home, index.env.get("XDG_CONFIG_HOME")))
-        except (OSError, ValueError):
+            helper = helper or HelperProcess()
+        except OSError:
             self.failed = True
             return
-        threading.Thread(
-            target=_pump, args=(self.process.stdout, self.inbox, self.ready), name="walk-helper", daemon=True
-        ).start()
-
-    def _send(self, message: object) -> bool:
-        assert self.process is not None and self.process.stdin is not None
-        try:
-            write_frame(self.process.stdin, message)
-        except (OSError, ValueError):
-            return False
-        return True
+        self.helper = helper
+        if not helper.begin(self.build_id, self.index):
+            self._receive(None, [])
 
     def _hand_out(self, stack: list[WalkItem]) -> None:
-        if not self.ready.is_set() or self.batch is not None or len(stack) < 2:
+        if self.batch is not None or len(stack) < 2 or not self.ready():
             return
+        assert self.helper is not None
         count = len(stack) // 2
         batch = [rel for rel, _, _ in stack[:count]]  # the bottom: the shallowest directories
         del stack[:count]
         self.batch = batch
-        if not self._send(("walk", batch)):
+        if not self.helper.send(("walk", self.build_id, batch)):
             self._receive(None, stack)
 
     def _wait_for_work(self, stack: list[WalkItem]) -> bool:
         """The walk ran dry: wait until the helper gives some back or finishes. True when the
         stack has directories again."""
+        assert self.helper is not None
         while self.batch is not None and not stack:
             if not self.split_asked:
-                self.split_asked = self._send(("split",))
+                self.split_asked = self.helper.send(("split", self.build_id))
             try:
-                message = self.inbox.get(timeout=_WAIT_SLICE)
+                message = self.helper.inbox.get(timeout=_WAIT_SLICE)
             except queue.Empty:
                 if self.should_stop():
                     raise Cancelled from None
@@ -149,13 +243,15 @@ class Sharing:
                 stack.extend(self.index.walk_items(self.batch))
                 self.batch = None
             return
-        kind = message[0]
+        kind, build_id = message[0], message[1]
+        if build_id != self.build_id:
+            return  # an answer meant for an earlier build
         if kind == "given":
             self.split_asked = False
-            stack.extend(self.index.walk_items(message[1]))
+            stack.extend(self.index.walk_items(message[2]))
         elif kind in ("part", "done"):
             dirs = self.index.dirs
-            for rel, listed_ns, stamp, files in message[1]:
+            for rel, listed_ns, stamp, files in message[2]:
                 stamp = _NO_STAMP if stamp == _NO_STAMP else stamp
                 dirs[rel] = _DirRecord((None, None, UNKNOWN_MTIME, listed_ns, stamp, files))
             if kind == "done":

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,37 @@ def test_cancellation_and_a_free_queue_during_a_cold_index(server: AppServerClie
     assert [(f["path"], f["score"]) for f in files[:12]] == [(path, 284) for path in best] + [
         ("pkg405/mod6/file_123_405.py", 272)]
     assert search(server, "node_modules", [str(big_tree)]) == []
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines (from /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_a_warm_walk_helper_shares_big_cold_indexes_and_leaves_with_the_server(
+    server: AppServerClient, big_tree: Path
+) -> None:
+    deadline = time.monotonic() + 30
+    helpers: list[int] = []
+    while not helpers and time.monotonic() < deadline:
+        helpers = [pid for pid, cmd in _children(server.process.pid).items() if "actors.walk_helper" in cmd]
+        time.sleep(0.1)
+    assert len(helpers) == 1, "the server should warm one walk helper once it has settled"
+    assert [f["path"] for f in search(server, "file_123_45", [str(big_tree)])][0] == "pkg045/mod3/file_123_45.py"
+    # The same helper is still there, waiting for the next cold index.
+    assert [pid for pid, cmd in _children(server.process.pid).items() if "actors.walk_helper" in cmd] == helpers
+    assert server.close() == 0
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{helpers[0]}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{helpers[0]}"), "the walk helper outlived the server"

@@ -22,6 +22,7 @@ def _big_tree(root: Path, seed: int = 7) -> None:
     """About 5,000 entries: enough checkpoints for the helper to join, ignore files at every
     depth (some edited in place later), a nested repository with info/exclude, and links."""
     rng = random.Random(seed)
+    root.mkdir(exist_ok=True)
     (root / ".gitignore").write_text("*.log\nbuild/\n!keep.log\n")
     for top in range(48):
         top_dir = root / f"{rng.choice(WORDS)}{top:02d}"
@@ -71,8 +72,8 @@ def _patient(sharings: list[walk_sharing.Sharing], then: Callable[[int], bool] =
         nonlocal calls
         calls += 1
         for sharing in sharings:
-            if sharing.process is not None:
-                assert sharing.ready.wait(30), "the helper never got ready"
+            if sharing.helper is not None:
+                assert sharing.helper.ready.wait(30), "the helper never got ready"
         return then(calls)
 
     return should_stop
@@ -85,9 +86,10 @@ def _single(root: Path) -> RootIndex:
     return index
 
 
-def _shared(root: Path, sharings: list[walk_sharing.Sharing]) -> RootIndex:
+def _shared(root: Path, sharings: list[walk_sharing.Sharing], pool: walk_sharing.HelperPool | None = None) -> RootIndex:
     index = RootIndex(str(root), None, {})
     index.helper_after = 0.0
+    index.helper_pool = pool
     index.build(_patient(sharings))
     return index
 
@@ -138,10 +140,11 @@ def test_a_refresh_after_a_shared_walk_equals_a_fresh_walk(tmp_path: Path, shari
 def test_a_helper_that_dies_leaves_its_directories_to_the_build(
     tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Says it is ready, takes the root and one batch, and exits without an answer.
+    # Takes the root, says it is ready, takes one batch and exits without an answer.
     dies = (
         "import sys; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
-        "read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready',)); read_frame(sys.stdin.buffer)"
+        "m = read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready', m[1], True)); "
+        "read_frame(sys.stdin.buffer)"
     )
     monkeypatch.setattr(walk_sharing, "BOOT", dies)
     _big_tree(tmp_path)
@@ -170,13 +173,63 @@ def test_a_cancelled_build_stops_its_helper(tmp_path: Path, sharings: list[Any])
     with pytest.raises(Cancelled):
         index.build(_patient(sharings, then=lambda calls: calls >= 3))
     (sharing,) = sharings
-    assert sharing.process is not None and sharing.process.returncode is not None
+    assert sharing.helper is not None and sharing.helper.process.returncode is not None
+    _assert_gone(sharing.helper.process.pid)
+
+
+def _assert_gone(pid: int) -> None:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
-            os.kill(sharing.process.pid, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             break
         time.sleep(0.05)
     else:
         pytest.fail("the helper outlived its cancelled build")
+
+
+def test_a_warm_helper_serves_build_after_build_and_ends_with_its_pool(tmp_path: Path, sharings: list[Any]) -> None:
+    _big_tree(tmp_path / "one")
+    _big_tree(tmp_path / "two", seed=8)
+    pool = walk_sharing.HelperPool()
+    try:
+        pool.warm()
+        pids = set()
+        for root in (tmp_path / "one", tmp_path / "two", tmp_path / "one"):
+            shared = _shared(root, sharings, pool)
+            assert shared.helper_report is not None and shared.helper_report["batches"] >= 1
+            assert shared.paths == _single(root).paths
+            pids.add(shared.helper_report["pid"])
+        assert len(pids) == 1, "each build should have borrowed the same warm helper"
+    finally:
+        pool.close()
+    _assert_gone(pids.pop())
+
+
+def test_a_helper_left_mid_batch_by_a_cancelled_build_is_not_reused(
+    tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Takes the root and a batch, then sits on it.
+    sits = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
+        "m = read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready', m[1], True)); "
+        "read_frame(sys.stdin.buffer); time.sleep(60)"
+    )
+    _big_tree(tmp_path)
+    pool = walk_sharing.HelperPool()
+    try:
+        index = RootIndex(str(tmp_path), None, {})
+        index.helper_after = 0.0
+        index.helper_pool = pool
+        with monkeypatch.context() as patched, pytest.raises(Cancelled):
+            patched.setattr(walk_sharing, "BOOT", sits)
+            index.build(_patient(sharings, then=lambda _calls: sharings[0].batch is not None))
+        first = sharings[0].helper
+        assert first is not None
+        _assert_gone(first.process.pid)
+        shared = _shared(tmp_path, sharings, pool)
+        assert shared.helper_report is not None and shared.helper_report["pid"] != first.process.pid
+        assert shared.paths == _single(tmp_path).paths
+    finally:
+        pool.close()

@@ -350,9 +350,12 @@ _NO_STAMP = (0, 0, 0, 0, 0, 0)
 _RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
 UNKNOWN_MTIME = -1
 # A build that has walked alone this long shares the rest with a helper process on a second core
-# (`actors.walk_sharing`; looked at every ~1,000 entries, so a small tree never starts one). None:
+# (`actors.walk_sharing`; looked at every CHECK_EVERY entries, so a tiny tree never starts one). None:
 # never. 0.58 walks with one thread per core; so do we, as far as the interpreter lock allows.
 HELPER_AFTER_SECONDS: float | None = 0.0
+# Entries listed between two looks at `should_stop` and the sharing hook (a split is answered
+# no later than this many entries into the helper's walk).
+CHECK_EVERY = 256
 # A directory whose modification time is this close to (or after) the moment the walk listed it
 # may have changed unseen: coarse file-system clocks (one tick; whole seconds on some file systems).
 RACY_NS = 2_000_000_000
@@ -552,7 +555,7 @@ class RootIndex:
         unknown = UNKNOWN_MTIME
         listed_ns = time.time_ns()
         scandir = os.scandir
-        count = 0
+        count = CHECK_EVERY if share is not None else 0  # a sharing walk checks in after its first listing
         last_level: _Level | None = None
         plain = False
         names_re: re.Pattern[str] | None = None
@@ -583,7 +586,7 @@ class RootIndex:
                 except OSError:
                     continue
             count += len(file_names) + len(dir_names) + len(others)
-            if count > 1023:
+            if count >= CHECK_EVERY:
                 count = 0
                 if should_stop():
                     raise Cancelled

@@ -60,8 +60,17 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 def main() -> None:
+    """Serve builds until the server closes the pipe (or a long idle); leave quietly either way:
+    the server's stderr is its log."""
+    try:
+        _serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (OSError, ValueError, EOFError):
+        pass  # the server went away mid-answer
+    os._exit(0)  # nothing to flush: every frame is flushed as it is written
+
+
+def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
     gc.disable()  # acyclic lists and tuples, dropped after every batch
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
     write_frame(out, ("hello",))
     index: RootIndex | None = None
     build_id = 0

@@ -356,6 +356,8 @@ HELPER_AFTER_SECONDS: float | None = 0.0
 # Entries listed between two looks at `should_stop` and the sharing hook (a split is answered
 # no later than this many entries into the helper's walk).
 CHECK_EVERY = 256
+# A refresh of at least this many directories has an idle walk helper stat them.
+HELPER_STAT_MIN = 2000
 # A directory whose modification time is this close to (or after) the moment the walk listed it
 # may have changed unseen: coarse file-system clocks (one tick; whole seconds on some file systems).
 RACY_NS = 2_000_000_000
@@ -518,6 +520,18 @@ class RootIndex:
             level = _make_level(self._full(rel), self.level_of(_parent(rel)), False)
             self._levels[rel] = level
         return level
+
+    def _directory_mtimes(self, rels: list[str]) -> list[int]:
+        """Each directory's st_mtime_ns (-1: gone). An idle walk helper does the stats when there
+        are many: a refresh then costs this process (and the searches it serves) next to nothing."""
+        pool = self.helper_pool
+        if pool is not None and len(rels) >= HELPER_STAT_MIN:
+            from actors.walk_sharing import stat_in_helper  # noqa: PLC0415 - the helper process imports this module
+
+            found = stat_in_helper(pool, self.root, rels)
+            if found is not None:
+                return found
+        return stat_mtimes(self.root, rels)
 
     def _parent_level(self, rel: str) -> _Level | None:
         record = self.dirs[rel]
@@ -731,25 +745,24 @@ class RootIndex:
             return before != len(self.paths)
         changed: list[str] = []
         dirs = self.dirs
-        for rel, record in list(dirs.items()):
-            directory = self._full(rel)
-            try:
-                st = os.stat(directory)
-            except OSError:
-                changed.append(rel)
+        items = list(dirs.items())
+        mtimes = self._directory_mtimes([rel for rel, _ in items])
+        for (rel, record), now_ns in zip(items, mtimes, strict=True):
+            if now_ns < 0:
+                changed.append(rel)  # gone
                 continue
             mtime_ns = record.mtime_ns
             if mtime_ns == UNKNOWN_MTIME:
-                if st.st_mtime_ns >= record.listed_ns - RACY_NS:
+                if now_ns >= record.listed_ns - RACY_NS:
                     changed.append(rel)
                     continue
-                dirs[rel] = record.with_mtime(st.st_mtime_ns)
-            elif st.st_mtime_ns != mtime_ns:
+                dirs[rel] = record.with_mtime(now_ns)
+            elif now_ns != mtime_ns:
                 changed.append(rel)
                 continue
             # Creating, removing or renaming an ignore file changes the directory's mtime; only an
             # edit in place needs the file's own stamp.
-            if record.ignore_stamp != _NO_STAMP and _ignore_stamp(directory) != record.ignore_stamp:
+            if record.ignore_stamp != _NO_STAMP and _ignore_stamp(self._full(rel)) != record.ignore_stamp:
                 changed.append(rel)
         if not changed:
             with self.lock:
@@ -775,6 +788,19 @@ class RootIndex:
             return False
         self._publish()
         return True
+
+
+def stat_mtimes(root: str, rels: list[str]) -> list[int]:
+    """st_mtime_ns of each directory `rels` under `root` ("" the root itself), -1 when it is gone."""
+    found = []
+    stat_path = os.stat
+    join = os.path.join
+    for rel in rels:
+        try:
+            found.append(stat_path(join(root, rel) if rel else root).st_mtime_ns)
+        except OSError:
+            found.append(-1)
+    return found
 
 
 def _under(rel: str, tops: set[str]) -> bool:

@@ -10,7 +10,8 @@ One helper serves many builds in turn (it exits after IDLE_EXIT_SECONDS unused, 
 server closes its stdin). Messages are marshal frames (a 4-byte length, then the data) over its
 stdin/stdout, each naming its build so that a late answer is never taken for a newer build's:
 to the helper ("root", build, root, home, xdg_config_home), ("walk", build, [rel, ...]),
-("split", build); from it ("hello",) once started, ("ready", build, root_is_a_directory),
+("split", build), and for a refresh ("stat", token, root, [rel, ...]), answered
+("stats", token, [st_mtime_ns or -1, ...]); from it ("hello",) once started, ("ready", build, root_is_a_directory),
 ("given", build, [rel, ...]) in answer to "split" (half of what it has not walked yet), and the
 walked directories as they pile up and at the end of a batch:
 ("part" or "done", build, [(rel, listed_ns, ignore_stamp, files), ...]).
@@ -25,7 +26,7 @@ import select
 import struct
 import sys
 
-from actors.file_index import RootIndex
+from actors.file_index import RootIndex, stat_mtimes
 
 TYPE_CHECKING = False  # typing's would cost the helper's start-up a fifth
 if TYPE_CHECKING:
@@ -114,6 +115,9 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
             write_frame(out, ("ready", build_id, index.prepare()))
         elif kind == "split":
             write_frame(out, ("given", message[1], []))  # asked just as a batch ended: nothing left
+        elif kind == "stat":
+            _, token, root, rels = message
+            write_frame(out, ("stats", token, stat_mtimes(root, rels)))
         elif kind == "walk":
             if index is None or message[1] != build_id:
                 write_frame(out, ("done", message[1], []))

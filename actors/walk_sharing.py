@@ -24,6 +24,7 @@ from actors.file_index import _NO_STAMP, UNKNOWN_MTIME, Cancelled, RootIndex, Wa
 from actors.walk_helper import BOOT, read_frame, write_frame
 
 _WAIT_SLICE = 0.05  # how often a walk waiting on the helper checks for cancellation
+_STAT_TIMEOUT = 10.0  # a helper this slow to stat a refresh's directories is replaced
 _build_ids = itertools.count(1)
 
 
@@ -139,6 +140,34 @@ class HelperPool:
             self._closed = True
             helper, self._idle = self._idle, None
         if helper is not None:
+            helper.close()
+
+
+def stat_in_helper(pool: HelperPool, root: str, rels: list[str]) -> list[int] | None:
+    """st_mtime_ns of each directory (-1: gone) as the pool's idle helper finds them; None when
+    no helper is idle or it fails (the caller stats them itself)."""
+    helper = pool.take()
+    if helper is None:
+        return None
+    token = next(_build_ids)
+    found: list[int] | None = None
+    try:
+        if not helper.send(("stat", token, root, rels)):
+            return None
+        deadline = time.monotonic() + _STAT_TIMEOUT
+        while found is None:
+            message = helper.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            if message is None:
+                return None
+            if message[0] == "stats" and message[1] == token:
+                found = message[2]  # anything else is a late answer to an earlier build
+        return found
+    except queue.Empty:
+        return None
+    finally:
+        if found is not None:
+            pool.give_back(helper)
+        else:
             helper.close()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from actors import walk_sharing
+from actors import file_index, walk_sharing
 from actors.file_index import Cancelled, RootIndex
 
 WORDS = ["src", "lib", "app", "test", "build", "dist", "docs", "node_modules", "core", "util", "main", "view"]
@@ -231,5 +231,53 @@ def test_a_helper_left_mid_batch_by_a_cancelled_build_is_not_reused(
         shared = _shared(tmp_path, sharings, pool)
         assert shared.helper_report is not None and shared.helper_report["pid"] != first.process.pid
         assert shared.paths == _single(tmp_path).paths
+    finally:
+        pool.close()
+
+
+def test_a_refresh_has_an_idle_helper_stat_the_directories(
+    tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _big_tree(tmp_path)
+    _age(tmp_path)
+    monkeypatch.setattr(file_index, "HELPER_STAT_MIN", 10)
+    pool = walk_sharing.HelperPool()
+    try:
+        shared = _shared(tmp_path, sharings, pool)
+        some = sorted(rel for rel in shared.dirs if rel.count("/") == 1)[5]
+        (tmp_path / some / "added_later.py").touch()
+
+        def not_here(root: str, rels: list[str]) -> list[int]:
+            raise AssertionError("the helper should have done the stats")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(file_index, "stat_mtimes", not_here)
+            assert shared.refresh()
+        assert f"{some}/added_later.py" in shared.paths
+        assert shared.paths == _single(tmp_path).paths
+    finally:
+        pool.close()
+
+
+def test_a_helper_too_slow_to_stat_is_replaced_and_the_refresh_stats_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sits = "import time; time.sleep(60)"
+    monkeypatch.setattr(walk_sharing, "BOOT", sits)
+    monkeypatch.setattr(walk_sharing, "_STAT_TIMEOUT", 0.5)
+    monkeypatch.setattr(file_index, "HELPER_STAT_MIN", 1)
+    _big_tree(tmp_path)
+    _age(tmp_path)
+    pool = walk_sharing.HelperPool()
+    try:
+        index = RootIndex(str(tmp_path), None, {})
+        index.helper_after = None
+        index.build()
+        index.helper_pool = pool
+        pool.warm()
+        (tmp_path / "late.py").touch()
+        assert index.refresh()
+        assert "late.py" in index.paths
+        assert pool.take() is None  # the slow one was killed, not kept
     finally:
         pool.close()

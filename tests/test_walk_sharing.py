@@ -48,6 +48,16 @@ def _big_tree(root: Path, seed: int = 7) -> None:
     os.symlink(first.name, root / "alias")  # a second way into a directory: walked
 
 
+def _takes_a_batch_then(statement: str) -> str:
+    """A stand-in helper program: takes the root, says it is ready, takes one batch, then runs
+    `statement` instead of answering."""
+    return (
+        "import sys; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
+        "m = read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready', m[1], True)); "
+        f"read_frame(sys.stdin.buffer); {statement}"
+    )
+
+
 class _Recording(walk_sharing.Sharing):
     made: list[walk_sharing.Sharing] = []
 
@@ -140,13 +150,7 @@ def test_a_refresh_after_a_shared_walk_equals_a_fresh_walk(tmp_path: Path, shari
 def test_a_helper_that_dies_leaves_its_directories_to_the_build(
     tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Takes the root, says it is ready, takes one batch and exits without an answer.
-    dies = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
-        "m = read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready', m[1], True)); "
-        "read_frame(sys.stdin.buffer)"
-    )
-    monkeypatch.setattr(walk_sharing, "BOOT", dies)
+    monkeypatch.setattr(walk_sharing, "BOOT", _takes_a_batch_then("pass"))  # and exits without an answer
     _big_tree(tmp_path)
     shared = _shared(tmp_path, sharings)
     assert shared.helper_report is not None and shared.helper_report["failed"]
@@ -210,12 +214,7 @@ def test_a_warm_helper_serves_build_after_build_and_ends_with_its_pool(tmp_path:
 def test_a_helper_left_mid_batch_by_a_cancelled_build_is_not_reused(
     tmp_path: Path, sharings: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Takes the root and a batch, then sits on it.
-    sits = (
-        "import sys, time; sys.path.insert(0, sys.argv[1]); from actors.walk_helper import read_frame, write_frame; "
-        "m = read_frame(sys.stdin.buffer); write_frame(sys.stdout.buffer, ('ready', m[1], True)); "
-        "read_frame(sys.stdin.buffer); time.sleep(60)"
-    )
+    sits = _takes_a_batch_then("__import__('time').sleep(60)")
     _big_tree(tmp_path)
     pool = walk_sharing.HelperPool()
     try:

@@ -474,6 +474,7 @@ class LoginActor(FeatureActor):
             mode="chatgpt",
             access_token=auth.token,
             account_id=auth.tokens.account_id if auth.tokens is not None else None,
+            plan_type=auth.plan_type,
         )
 
 

@@ -15,6 +15,7 @@ headers, reading the stream, or sleeping between retries — by shutting the soc
 
 from __future__ import annotations
 
+import datetime
 import http
 import logging
 import os
@@ -22,6 +23,7 @@ import random
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +49,17 @@ CONTEXT_WINDOW_EXCEEDED = (
 )
 QUOTA_EXCEEDED = "Quota exceeded. Check your plan and billing details."
 USAGE_NOT_INCLUDED = "To use Codex with your ChatGPT plan, upgrade to Plus: https://openai.com/chatgpt/pricing."
-USAGE_LIMIT_REACHED = "You've hit your usage limit. Try again later."
+# What 0.58 adds after "You've hit your usage limit." for each plan (from the error body, else the
+# login's id token); the ones that end in a clause go on with " or try again at/later".
+_USAGE_LIMIT_BY_PLAN = {
+    "free": "Upgrade to Plus to continue using Codex (https://openai.com/chatgpt/pricing).",
+    "plus": "Upgrade to Pro (https://openai.com/chatgpt/pricing), visit https://chatgpt.com/codex/settings/usage to "
+    "purchase more credits",
+    "pro": "Visit https://chatgpt.com/codex/settings/usage to purchase more credits",
+    "team": "To get more access now, send a request to your admin",
+    "business": "To get more access now, send a request to your admin",
+}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STREAM_DISCONNECTED = "stream disconnected before completion: "
 
 _RETRY_IN = re.compile(r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
@@ -491,7 +503,7 @@ def _open(
         if not retryable:
             raise ModelError(f"unexpected status {_status_text(status)}: {text}", status=status)
         if status == 429 and not chat:
-            _raise_usage_error(text)
+            _raise_usage_error(text, snapshot.plan_type if snapshot is not None else None)
         if attempt >= max_retries:
             if status == 500 and not chat:
                 raise ModelError(HIGH_DEMAND, status=status)
@@ -517,20 +529,56 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _raise_usage_error(text: str) -> None:
+def _raise_usage_error(text: str, login_plan: str | None = None) -> None:
     try:
         error = msgspec.json.decode(text).get("error") or {}
     except (msgspec.DecodeError, AttributeError):
         return
     if not isinstance(error, dict):
         return
+    # 0.58 reads the body strictly: one field of the wrong type and it is just another 429.
+    for key in ("type", "code", "message", "plan_type"):
+        if error.get(key) is not None and not isinstance(error[key], str):
+            return
+    resets_at = error.get("resets_at")
+    if resets_at is not None and (not isinstance(resets_at, int) or isinstance(resets_at, bool)):
+        return
     kind = error.get("type")
     if kind == "usage_limit_reached":
-        raise ModelError(USAGE_LIMIT_REACHED, retryable=False, status=429)
+        plan = error.get("plan_type") or login_plan
+        raise ModelError(usage_limit_message(plan, resets_at), retryable=False, status=429)
     if kind == "usage_not_included":
         raise ModelError(USAGE_NOT_INCLUDED, retryable=False, status=429)
     if error.get("code") == "insufficient_quota" or kind == "insufficient_quota":
         raise ModelError(QUOTA_EXCEEDED, retryable=False, status=429)
+
+
+def usage_limit_message(plan: str | None, resets_at: int | None, now: float | None = None) -> str:
+    """0.58's text for a reached usage limit: by plan, with the reset time in local time (the
+    hour alone when it is today)."""
+    when = _reset_time(resets_at, time.time() if now is None else now)
+    tail = _USAGE_LIMIT_BY_PLAN.get(plan or "")
+    if tail is None:
+        return "You've hit your usage limit." + (f" Try again at {when}." if when else " Try again later.")
+    if tail.endswith("."):
+        return f"You've hit your usage limit. {tail}"
+    return f"You've hit your usage limit. {tail}" + (f" or try again at {when}." if when else " or try again later.")
+
+
+def _reset_time(resets_at: int | None, now: float) -> str | None:
+    if resets_at is None:
+        return None
+    try:
+        reset = datetime.datetime.fromtimestamp(resets_at)
+        today = datetime.datetime.fromtimestamp(now).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+    clock = f"{reset.hour % 12 or 12}:{reset.minute:02d} {'AM' if reset.hour < 12 else 'PM'}"
+    if reset.date() == today:
+        return clock
+    day = reset.day
+    suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{_MONTHS[reset.month - 1]} {day}{suffix}, {reset.year} {clock}"
 
 
 # -- bodies -----------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ class AuthSnapshot(msgspec.Struct, frozen=True):
     api_key: str | None = None
     access_token: str | None = None
     account_id: str | None = None
+    plan_type: str | None = None  # a ChatGPT login's plan ("unknown" when unrecognised): usage-limit texts
 
 
 class FindRollout(msgspec.Struct, frozen=True):

@@ -561,7 +561,7 @@ def test_get_auth_refreshes_when_asked_and_when_stale(tmp_path: Path, issuer: Mo
     (tmp_path / "auth.json").write_text(chatgpt_auth())
     h = Harness(tmp_path, issuer)
     fresh = h.actor.ask(GetAuth(), timeout=10)
-    assert fresh == AuthSnapshot(mode="chatgpt", access_token="AT", account_id="acc-1")
+    assert fresh == AuthSnapshot(mode="chatgpt", access_token="AT", account_id="acc-1", plan_type="pro")
     assert issuer.refresh_count == 0
     after_401 = h.actor.ask(GetAuth(refresh=True), timeout=10)
     assert after_401.access_token.startswith("refreshed-access-") and issuer.refresh_count == 1

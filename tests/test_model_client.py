@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import socket
 import threading
@@ -407,3 +408,65 @@ def test_config_provider_info_is_accepted(model: MockModel) -> None:
     events = collect(request(prov))  # type: ignore[arg-type]
     assert [r.message for r in of(events, Reconnecting)] == ["Reconnecting... 1/1"]
     assert of(events, ItemDone)[-1].item["content"][0]["text"] == "fine"
+
+
+# -- usage limits: 0.58's texts by plan and reset time (each checked against the binary) ---------------
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+NOW = 1_795_568_617  # 2026-11-25 01:03:37 UTC
+HIT = "You've hit your usage limit."
+PLUS = "Upgrade to Pro (https://openai.com/chatgpt/pricing), visit https://chatgpt.com/codex/settings/usage to " \
+    "purchase more credits"
+ADMIN = "To get more access now, send a request to your admin"
+
+
+@pytest.mark.parametrize(("plan", "resets_at", "message"), [
+    (None, None, "You've hit your usage limit. Try again later."),
+    ("plus", None, f"You've hit your usage limit. {PLUS} or try again later."),
+    ("plus", NOW + 3600, f"You've hit your usage limit. {PLUS} or try again at 2:03 AM."),
+    ("free", NOW + 3600, f"{HIT} Upgrade to Plus to continue using Codex (https://openai.com/chatgpt/pricing)."),
+    ("pro", NOW + 3 * 86400, f"{HIT} Visit https://chatgpt.com/codex/settings/usage to purchase more credits or try "
+                             "again at Nov 28th, 2026 1:03 AM."),
+    ("team", None, f"{HIT} {ADMIN} or try again later."),
+    ("business", NOW + 60, f"{HIT} {ADMIN} or try again at 1:04 AM."),
+    ("enterprise", NOW + 40 * 86400, "You've hit your usage limit. Try again at Jan 4th, 2027 1:03 AM."),
+    ("edu", None, "You've hit your usage limit. Try again later."),
+    ("weird", NOW + 7200, "You've hit your usage limit. Try again at 3:03 AM."),
+    (None, calendar.timegm((2026, 11, 10, 23, 3, 0)), f"{HIT} Try again at Nov 10th, 2026 11:03 PM."),  # past
+    (None, calendar.timegm((2026, 12, 1, 13, 3, 0)), f"{HIT} Try again at Dec 1st, 2026 1:03 PM."),
+    (None, calendar.timegm((2026, 12, 2, 22, 3, 0)), f"{HIT} Try again at Dec 2nd, 2026 10:03 PM."),
+    (None, calendar.timegm((2026, 12, 11, 0, 0, 0)), f"{HIT} Try again at Dec 11th, 2026 12:00 AM."),
+    (None, calendar.timegm((2026, 12, 12, 12, 0, 0)), f"{HIT} Try again at Dec 12th, 2026 12:00 PM."),
+    (None, calendar.timegm((2026, 12, 13, 23, 59, 0)), f"{HIT} Try again at Dec 13th, 2026 11:59 PM."),
+    (None, calendar.timegm((2026, 12, 21, 9, 5, 0)), f"{HIT} Try again at Dec 21st, 2026 9:05 AM."),
+    (None, calendar.timegm((2026, 12, 23, 11, 0, 0)), f"{HIT} Try again at Dec 23rd, 2026 11:00 AM."),
+    (None, 10**20, "You've hit your usage limit. Try again later."),  # out of any calendar
+])  # fmt: skip
+def test_usage_limit_texts(utc: Any, plan: str | None, resets_at: int | None, message: str) -> None:
+    assert model_client.usage_limit_message(plan, resets_at, now=NOW) == message
+
+
+def test_usage_limit_plan_from_the_body_else_the_login_and_a_strict_body(model: MockModel, utc: Any) -> None:
+    pro_login = AuthSnapshot(mode="chatgpt", access_token="token", account_id="acc", plan_type="pro")
+    for body, auth, expected in [
+        ({"plan_type": "plus"}, pro_login, f"You've hit your usage limit. {PLUS} or try again later."),
+        ({}, pro_login, "You've hit your usage limit. Visit https://chatgpt.com/codex/settings/usage to purchase "
+                        "more credits or try again later."),
+        ({}, None, "You've hit your usage limit. Try again later."),
+        # A field of the wrong type: 0.58 no longer reads it as a usage limit, just another 429.
+        ({"resets_at": "soon"}, pro_login, "exceeded retry limit, last status: 429 Too Many Requests"),
+        ({"plan_type": 5}, None, "exceeded retry limit, last status: 429 Too Many Requests"),
+    ]:
+        model.enqueue({"type": "http_error", "status": 429, "body": {"error": {"type": "usage_limit_reached", **body}}})
+        with pytest.raises(ModelError) as info:
+            collect(request(provider(model)), auth=(lambda _refresh, a=auth: a) if auth else None)
+        assert info.value.message == expected, body

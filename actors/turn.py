@@ -249,12 +249,14 @@ def normalize_rate_limits(snapshot: Any) -> dict[str, Any] | None:
 
 
 # -- items ------------------------------------------------------------------------------------------
-def _message_text(item: dict[str, Any]) -> str:
-    return "".join(
+def _output_texts(item: dict[str, Any]) -> list[str]:
+    """An assistant message's output_text parts: 0.58 shows each as its own Text and agent_message
+    (other parts stay in history only)."""
+    return [
         part.get("text", "")
         for part in item.get("content") or []
-        if isinstance(part, dict) and part.get("type") in ("output_text", "input_text", "text")
-    )
+        if isinstance(part, dict) and part.get("type") == "output_text"
+    ]
 
 
 def history_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -723,8 +725,7 @@ def turn_item(item: dict[str, Any]) -> dict[str, Any] | None:
     what is not one (tool calls). A message without an id gets a fresh one each time, as in 0.58."""
     kind = item.get("type")
     if kind == "message" and item.get("role", "assistant") == "assistant":
-        text = _message_text(item)
-        content = [{"Text": {"text": text}}] if item.get("content") else []
+        content = [{"Text": {"text": text}} for text in _output_texts(item)]
         return {"AgentMessage": {"id": item.get("id") or str(uuid.uuid4()), "content": content}}
     if kind == "reasoning":
         return {
@@ -929,9 +930,11 @@ class TurnWorker:
             self.event(self._item_event("item_started", payload))
         self.event(self._item_event("item_completed", payload))
         if "AgentMessage" in payload:
-            text = _message_text(item)
-            self.event({"type": "agent_message", "message": text})
-            self.last_agent_message = text
+            texts = _output_texts(item)
+            for text in texts:
+                self.event({"type": "agent_message", "message": text})
+            if texts:
+                self.last_agent_message = texts[-1]
         elif "Reasoning" in payload:
             for text in payload["Reasoning"]["summary_text"]:
                 self.event({"type": "agent_reasoning", "text": text})
@@ -959,7 +962,7 @@ class TurnWorker:
             kind = item.get("type")
             if kind == "message":
                 if not state.chat_text:
-                    state.chat_text.append(_message_text(item))
+                    state.chat_text.append("".join(_output_texts(item)))
                 state.chat_message_open = False
                 return  # held back until completion
             if kind == "reasoning":

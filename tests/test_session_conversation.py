@@ -13,9 +13,12 @@ import inspect
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -855,3 +858,64 @@ def test_a_compacted_record_with_a_replacement_history_replaces_it(tmp_path: Pat
     restored = load_rollout(path, lambda: [user("<environment_context>ctx</environment_context>")])
     assert _user_texts(restored.history) == [
         "<environment_context>ctx</environment_context>", "kept", "summary", "after", "(no summary available)"]
+
+
+# -- an answer in several parts (checked against the 0.58 binary) -----------------------------------
+_PARTS = [
+    {"type": "output_text", "text": "Alpha.", "annotations": []},
+    {"type": "input_text", "text": "Gamma."},  # not shown, kept in history
+    {"type": "output_text", "text": "Beta.", "annotations": []},
+]
+
+
+class _PartsModel(BaseHTTPRequestHandler):
+    """Answers every request with one assistant message in three content parts."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        message = {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed", "content": _PARTS}
+        events = [
+            {"type": "response.created", "response": {"id": "resp_1"}},
+            {"type": "response.output_item.added", "output_index": 0, "item": {**message, "content": []}},
+            {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "Alpha."},
+            {"type": "response.output_text.delta", "output_index": 0, "content_index": 2, "delta": "Beta."},
+            {"type": "response.output_item.done", "output_index": 0, "item": message},
+            {"type": "response.completed", "response": {"id": "resp_1"}},
+        ]
+        body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_answer_in_several_parts_shows_each_text_part(
+    codex_app_server_factory: Callable[..., AppServerClient], workdir: Path
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PartsModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = SimpleNamespace(base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+        own_model = {"model": None} if "model" in inspect.signature(codex_app_server_factory).parameters else {}
+        client = codex_app_server_factory(config_toml=config_toml(base), cwd=workdir, **own_model)  # type: ignore[arg-type]
+        started = new_conversation(client, workdir)
+        events = [params["msg"] for method, params in turn(client, started["conversationId"], "hi")
+                  if method.startswith("codex/event/")]  # fmt: skip
+        (done,) = [e for e in events if e["type"] == "item_completed" and "AgentMessage" in e["item"]]
+        assert done["item"]["AgentMessage"]["content"] == [{"Text": {"text": "Alpha."}}, {"Text": {"text": "Beta."}}]
+        assert [e["message"] for e in events if e["type"] == "agent_message"] == ["Alpha.", "Beta."]
+        assert events[-1] == {"type": "task_complete", "last_agent_message": "Beta."}
+        lines = [json.loads(line) for line in Path(started["rolloutPath"]).read_text().splitlines()]
+        shown = [r["payload"]["message"] for r in lines if r["payload"].get("type") == "agent_message"]
+        kept = [r["payload"] for r in lines if r["type"] == "response_item" and r["payload"].get("role") == "assistant"]
+        assert shown == ["Alpha.", "Beta."]
+        assert kept == [{"type": "message", "role": "assistant", "content": [
+            {"type": "output_text", "text": "Alpha."}, {"type": "input_text", "text": "Gamma."},
+            {"type": "output_text", "text": "Beta."}]}]  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -68,6 +68,7 @@ class HelperProcess:
         self.gone = True
         self.ready.set()
         self.inbox.put(None)
+        self.process.wait()  # reaped now, not when a build next looks at the pool
 
     def begin(self, build_id: int, index: RootIndex) -> bool:
         """Point the helper at a build's root."""

@@ -14,10 +14,10 @@
   ancestor is skipped); everything that is not a directory is a result, names that are not
   valid UTF-8 are not.
 
-The index remembers every directory's modification time (and its ignore files'), so a refresh
+The index remembers every directory's change time (and its ignore files' stamps), so a refresh
 re-stats directories and re-walks only the subtrees that changed. The walk itself stats nothing
-(a sixth of its time): a directory's first refresh reads its modification time, and one modified
-after, or just before, the walk listed it counts as changed ("racy", as git says of its index).
+(a sixth of its time): a directory's first refresh reads its change time, and one changed after,
+or just before, the walk listed it counts as changed ("racy", as git says of its index).
 A big build shares its walk with a helper process (`actors.walk_sharing`, `actors.walk_helper`).
 """
 
@@ -333,7 +333,7 @@ def _ignore_stamp(directory: str) -> tuple[int, ...]:
     for name in (IGNORE_FILE, GITIGNORE_FILE):
         try:
             st = os.stat(os.path.join(directory, name))
-            stamps.extend((st.st_mtime_ns, st.st_size, st.st_ino))
+            stamps.extend((st.st_ctime_ns, st.st_size, st.st_ino))
         except OSError:
             stamps.extend((0, 0, 0))
     return tuple(stamps)
@@ -348,7 +348,7 @@ class Cancelled(Exception):
 
 _NO_STAMP = (0, 0, 0, 0, 0, 0)
 _RULE_SOURCES = frozenset({IGNORE_FILE, GITIGNORE_FILE, ".git"})  # names that make `_make_level` read files
-UNKNOWN_MTIME = -1
+UNKNOWN_STAMP = -1
 # A build that has walked alone this long shares the rest with a helper process on a second core
 # (`actors.walk_sharing`; looked at every CHECK_EVERY entries, so a tiny tree never starts one). None:
 # never. 0.58 walks with one thread per core; so do we, as far as the interpreter lock allows.
@@ -358,8 +358,8 @@ HELPER_AFTER_SECONDS: float | None = 0.0
 CHECK_EVERY = 256
 # A refresh of at least this many directories has an idle walk helper stat them.
 HELPER_STAT_MIN = 2000
-# A directory whose modification time is this close to (or after) the moment the walk listed it
-# may have changed unseen: coarse file-system clocks (one tick; whole seconds on some file systems).
+# A directory whose change time is this close to the moment the walk listed it may have changed
+# unseen: coarse file-system clocks (one tick; whole seconds on some file systems).
 RACY_NS = 2_000_000_000
 
 
@@ -378,24 +378,25 @@ def _parent(rel: str) -> str | None:
 
 
 class _DirRecord(tuple):  # type: ignore[type-arg]
-    """(level, parent_level, mtime_ns, listed_ns, ignore_stamp, files) of one walked directory.
+    """(level, parent_level, changed_ns, listed_ns, ignore_stamp, files) of one walked directory.
 
     The levels are None where a helper process walked the directory (`RootIndex.level_of` reads
-    them again when needed). `mtime_ns` is UNKNOWN_MTIME until the first refresh stats the directory; `listed_ns` is the
-    wall clock before the walk listed it. A tuple so that recording each of the many directories
-    costs no Python-level __init__.
+    them again when needed). `changed_ns` is the directory's st_ctime_ns (unlike its mtime, which
+    `tar`, `rsync -a` or `cp -a` set back, no tool can set it), UNKNOWN_STAMP until the first
+    refresh stats the directory; `listed_ns` is the wall clock before the walk listed it. A tuple
+    so that recording each of the many directories costs no Python-level __init__.
     """
 
     __slots__ = ()
     level: _Level = property(itemgetter(0))  # type: ignore[assignment]
     parent_level: _Level | None = property(itemgetter(1))  # type: ignore[assignment]
-    mtime_ns: int = property(itemgetter(2))  # type: ignore[assignment]
+    changed_ns: int = property(itemgetter(2))  # type: ignore[assignment]
     listed_ns: int = property(itemgetter(3))  # type: ignore[assignment]
     ignore_stamp: tuple[int, ...] = property(itemgetter(4))  # type: ignore[assignment]
     files: list[str] = property(itemgetter(5))  # type: ignore[assignment]  # relative paths of the files here
 
-    def with_mtime(self, mtime_ns: int) -> _DirRecord:
-        return _DirRecord((self[0], self[1], mtime_ns, self[3], self[4], self[5]))
+    def with_stamp(self, changed_ns: int) -> _DirRecord:
+        return _DirRecord((self[0], self[1], changed_ns, self[3], self[4], self[5]))
 
 
 def _utf8_ok(name: str) -> bool:
@@ -510,19 +511,28 @@ class RootIndex:
     def level_of(self, rel: str | None) -> _Level | None:
         """The rules in force inside directory `rel` (None: above the root), from the records when
         this walk listed it, else by reading the ignore files on its path."""
-        if rel is None:
-            return self._top
-        record = self.dirs.get(rel)
-        if record is not None and record.level is not None:
-            return record.level  # type: ignore[no-any-return]
-        level = self._levels.get(rel)
-        if level is None:
-            level = _make_level(self._full(rel), self.level_of(_parent(rel)), False)
-            self._levels[rel] = level
+        # Climb to the nearest directory whose rules are known, then read the ones below it (a
+        # loop, not recursion: a helper may have walked a chain of any depth).
+        pending: list[str] = []
+        at: str | None = rel
+        level = self._top
+        while at is not None:
+            record = self.dirs.get(at)
+            if record is not None and record.level is not None:
+                level = record.level
+                break
+            if at in self._levels:
+                level = self._levels[at]
+                break
+            pending.append(at)
+            at = _parent(at)
+        for below in reversed(pending):
+            level = _make_level(self._full(below), level, False)
+            self._levels[below] = level
         return level
 
-    def _directory_mtimes(self, rels: list[str]) -> list[int]:
-        """Each directory's st_mtime_ns (-1: gone). An idle walk helper does the stats when there
+    def _directory_stamps(self, rels: list[str]) -> list[int]:
+        """Each directory's st_ctime_ns (-1: gone). An idle walk helper does the stats when there
         are many: a refresh then costs this process (and the searches it serves) next to nothing."""
         pool = self.helper_pool
         if pool is not None and len(rels) >= HELPER_STAT_MIN:
@@ -531,7 +541,7 @@ class RootIndex:
             found = stat_in_helper(pool, self.root, rels)
             if found is not None:
                 return found
-        return stat_mtimes(self.root, rels)
+        return stat_changes(self.root, rels)
 
     def _parent_level(self, rel: str) -> _Level | None:
         record = self.dirs[rel]
@@ -566,7 +576,7 @@ class RootIndex:
         dirs = self.dirs
         rule_sources = _RULE_SOURCES
         no_stamp = _NO_STAMP
-        unknown = UNKNOWN_MTIME
+        unknown = UNKNOWN_STAMP
         listed_ns = time.time_ns()
         scandir = os.scandir
         count = CHECK_EVERY if share is not None else 0  # a sharing walk checks in after its first listing
@@ -744,24 +754,29 @@ class RootIndex:
             self.build(should_stop)
             return before != len(self.paths)
         changed: list[str] = []
+        # Stamps from after the racy window (a clock ahead of ours): the racy test can never pass,
+        # so these are kept as seen before the listing below and compared for equality next time.
+        ahead: dict[str, int] = {}
         dirs = self.dirs
         items = list(dirs.items())
-        mtimes = self._directory_mtimes([rel for rel, _ in items])
-        for (rel, record), now_ns in zip(items, mtimes, strict=True):
+        stamps = self._directory_stamps([rel for rel, _ in items])
+        for (rel, record), now_ns in zip(items, stamps, strict=True):
             if now_ns < 0:
                 changed.append(rel)  # gone
                 continue
-            mtime_ns = record.mtime_ns
-            if mtime_ns == UNKNOWN_MTIME:
+            changed_ns = record.changed_ns
+            if changed_ns == UNKNOWN_STAMP:
                 if now_ns >= record.listed_ns - RACY_NS:
                     changed.append(rel)
+                    if now_ns > record.listed_ns + RACY_NS:
+                        ahead[rel] = now_ns
                     continue
-                dirs[rel] = record.with_mtime(now_ns)
-            elif now_ns != mtime_ns:
+                dirs[rel] = record.with_stamp(now_ns)
+            elif now_ns != changed_ns:
                 changed.append(rel)
                 continue
-            # Creating, removing or renaming an ignore file changes the directory's mtime; only an
-            # edit in place needs the file's own stamp.
+            # Creating, removing or renaming an ignore file changes the directory; only an edit in
+            # place needs the file's own stamp.
             if record.ignore_stamp != _NO_STAMP and _ignore_stamp(self._full(rel)) != record.ignore_stamp:
                 changed.append(rel)
         if not changed:
@@ -781,6 +796,9 @@ class RootIndex:
         with _gc_paused():
             for item in tops_items:
                 self._walk([item], should_stop)
+        for rel, now_ns in ahead.items():
+            if rel in dirs:
+                dirs[rel] = dirs[rel].with_stamp(now_ns)
         after = [r for r in dirs if _under(r, tops)]
         if len(after) == len(before) and all(r in before and dirs[r].files == before[r] for r in after):
             with self.lock:  # racy directories listed again, unchanged
@@ -790,14 +808,14 @@ class RootIndex:
         return True
 
 
-def stat_mtimes(root: str, rels: list[str]) -> list[int]:
-    """st_mtime_ns of each directory `rels` under `root` ("" the root itself), -1 when it is gone."""
+def stat_changes(root: str, rels: list[str]) -> list[int]:
+    """st_ctime_ns of each directory `rels` under `root` ("" the root itself), -1 when it is gone."""
     found = []
     stat_path = os.stat
     join = os.path.join
     for rel in rels:
         try:
-            found.append(stat_path(join(root, rel) if rel else root).st_mtime_ns)
+            found.append(stat_path(join(root, rel) if rel else root).st_ctime_ns)
         except OSError:
             found.append(-1)
     return found
@@ -839,14 +857,18 @@ class IndexStore:
         self._building: dict[str, threading.Event] = {}
         self._refreshing: set[str] = set()
         self._helpers: HelperPool | None = None
+        self._closed = False
 
     def helper_pool(self) -> HelperPool:
-        """The warm walk helper big builds borrow (see `actors.walk_sharing`)."""
+        """The warm walk helper big builds borrow (see `actors.walk_sharing`); once the store is
+        closed, a closed pool that keeps nothing."""
         with self._lock:
             if self._helpers is None:
                 from actors.walk_sharing import HelperPool  # noqa: PLC0415 - the helper process imports this module
 
                 self._helpers = HelperPool()
+                if self._closed:
+                    self._helpers.close()
             return self._helpers
 
     def warm_helper(self) -> None:
@@ -855,8 +877,11 @@ class IndexStore:
             self.helper_pool().warm()
 
     def close(self) -> None:
-        if self._helpers is not None:
-            self._helpers.close()
+        with self._lock:
+            self._closed = True
+            helpers = self._helpers
+        if helpers is not None:
+            helpers.close()
 
     def get(self, root: str, should_stop: Callable[[], bool] = lambda: False) -> RootIndex:
         """The index of `root`, built now if there is none (another worker's build is shared)."""

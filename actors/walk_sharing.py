@@ -20,10 +20,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from actors.file_index import _NO_STAMP, UNKNOWN_MTIME, Cancelled, RootIndex, WalkItem, _DirRecord
+from actors.file_index import _NO_STAMP, CHECK_EVERY, UNKNOWN_STAMP, Cancelled, RootIndex, WalkItem, _DirRecord
 from actors.walk_helper import BOOT, read_frame, write_frame
 
 _WAIT_SLICE = 0.05  # how often a walk waiting on the helper checks for cancellation
+_STALL_SECONDS = 30.0  # a helper silent this long while the build waits on it is given up
+# A build starts a helper of its own (none waiting in the pool) only after listing this many
+# entries: a small tree is walked before a new helper could help.
+SPAWN_AFTER_ENTRIES = 2048
 _STAT_TIMEOUT = 10.0  # a helper this slow to stat a refresh's directories is replaced
 _build_ids = itertools.count(1)
 
@@ -46,7 +50,11 @@ class HelperProcess:
         self.ready = threading.Event()  # set when the helper has read the rules of `ready_for`
         self.ready_for: tuple[int, bool] | None = None  # (build id, the root is a directory)
         self.gone = False
-        threading.Thread(target=self._pump, name="walk-helper", daemon=True).start()
+        try:
+            threading.Thread(target=self._pump, name="walk-helper", daemon=True).start()
+        except RuntimeError as error:  # no thread to read it: no helper
+            self.close()
+            raise OSError(str(error)) from error
 
     def _pump(self) -> None:
         stream = self.process.stdout
@@ -63,9 +71,10 @@ class HelperProcess:
                     self.ready.set()
                     continue
                 self.inbox.put(message)
-        except (OSError, ValueError, EOFError, TypeError):
-            pass  # a dead or garbled helper: treated as gone
+        except Exception:  # noqa: BLE001, S110 - a dead or garbled helper is treated as gone
+            pass
         self.gone = True
+        self.ready_for = None
         self.ready.set()
         self.inbox.put(None)
         self.process.wait()  # reaped now, not when a build next looks at the pool
@@ -106,6 +115,10 @@ class HelperPool:
         self._lock = threading.Lock()
         self._idle: HelperProcess | None = None
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def warm(self) -> None:
         """Start the idle helper now, so that the next big build finds it ready."""
@@ -186,6 +199,8 @@ class Sharing:
         self.pool = pool
         self.build_id = next(_build_ids)
         self.helper: HelperProcess | None = None
+        self.checks = 0  # calls so far: CHECK_EVERY entries listed between two
+        self.heard = 0.0  # when the helper last said anything
         self.batch: list[str] | None = None  # the directories handed to the helper, until "done"
         self.split_asked = False
         self.failed = False
@@ -195,7 +210,8 @@ class Sharing:
         if self.failed:
             return False
         if self.helper is None:
-            if not idle and time.monotonic() >= self.start_at:
+            if not idle:
+                self.checks += 1
                 self._start()
             return False
         while True:  # what the helper said meanwhile
@@ -204,6 +220,8 @@ class Sharing:
             except queue.Empty:
                 break
             self._receive(message, stack)
+        if self.failed:
+            return bool(stack) if idle else False
         if idle:
             return self._wait_for_work(stack)
         self._hand_out(stack)
@@ -229,13 +247,22 @@ class Sharing:
             helper.close()
 
     def _start(self) -> None:
-        helper = self.pool.take() if self.pool is not None else None
-        try:
-            helper = helper or HelperProcess()
-        except OSError:
-            self.failed = True
-            return
+        """Borrow the pool's waiting helper at once; start a new one only once the tree has
+        proved big and the build has run for `after`."""
+        pool = self.pool
+        helper = pool.take() if pool is not None else None
+        if helper is None:
+            if pool is not None and pool.closed:
+                return  # the store is closing
+            if self.checks * CHECK_EVERY < SPAWN_AFTER_ENTRIES or time.monotonic() < self.start_at:
+                return
+            try:
+                helper = HelperProcess()
+            except OSError:
+                self.failed = True
+                return
         self.helper = helper
+        self.heard = time.monotonic()
         if not helper.begin(self.build_id, self.index):
             self._receive(None, [])
 
@@ -262,11 +289,14 @@ class Sharing:
             except queue.Empty:
                 if self.should_stop():
                     raise Cancelled from None
+                if time.monotonic() - self.heard > _STALL_SECONDS:
+                    self._receive(None, stack)  # stuck (a hung file system, a stopped process)
                 continue
             self._receive(message, stack)
         return bool(stack)
 
     def _receive(self, message: Any, stack: list[WalkItem]) -> None:
+        self.heard = time.monotonic()
         if message is None:  # the helper is gone: walk what it held here
             self.failed = True
             if self.batch is not None:
@@ -283,7 +313,7 @@ class Sharing:
             dirs = self.index.dirs
             for rel, listed_ns, stamp, files in message[2]:
                 stamp = _NO_STAMP if stamp == _NO_STAMP else stamp
-                dirs[rel] = _DirRecord((None, None, UNKNOWN_MTIME, listed_ns, stamp, files))
+                dirs[rel] = _DirRecord((None, None, UNKNOWN_STAMP, listed_ns, stamp, files))
             if kind == "done":
                 self.batch = None
                 self.handed += 1

@@ -116,25 +116,53 @@ def test_links_odd_names_and_refresh_match_a_fresh_walk(tmp_path: Path) -> None:
     assert "real/deep/new.txt" not in fresh.paths and "real/deep/new.log" not in fresh.paths
 
 
-def test_the_walk_stats_nothing_and_a_refresh_catches_a_change_a_coarse_clock_hides(tmp_path: Path) -> None:
+def _listed_at(index: RootIndex, rel: str, listed_ns: int) -> None:
+    """Pretend the walk listed `rel` at `listed_ns` (the clocks these tests cannot wait for)."""
+    record = index.dirs[rel]
+    index.dirs[rel] = type(record)((record[0], record[1], record[2], listed_ns, record[4], record[5]))
+
+
+def test_the_walk_stats_nothing_and_the_first_refresh_settles_each_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "one.txt").touch()
-    old = (time.time_ns() - 3600 * 10**9,) * 2
-    for directory in (tmp_path, tmp_path / "a"):
-        os.utime(directory, ns=old)
     index = RootIndex(str(tmp_path), None, {})
     index.build()
-    assert all(record.mtime_ns == file_index.UNKNOWN_MTIME for record in index.dirs.values())
-    assert not index.refresh()  # the first refresh reads the times: old, so nothing is re-walked
-    assert index.dirs["a"].mtime_ns == old[1]
-    (tmp_path / "b.txt").touch()
-    assert index.refresh()
-    assert index.paths == ["a/one.txt", "b.txt"]
-    # A change just after a walk listed "a", which a coarse file-system clock stamps just before.
-    fresh = RootIndex(str(tmp_path), None, {})
-    fresh.build()
+    assert all(record.changed_ns == file_index.UNKNOWN_STAMP for record in index.dirs.values())
+    monkeypatch.setattr(file_index, "RACY_NS", 0)  # the tree was made before the walk: trusted
+    assert not index.refresh()  # the first refresh reads the change times: nothing re-walked
+    assert index.dirs["a"].changed_ns == os.stat(tmp_path / "a").st_ctime_ns
+    # An archive tool adds a file and sets the directory's mtime back: its ctime still moves.
+    old = (time.time_ns() - 3600 * 10**9,) * 2
     (tmp_path / "a" / "two.txt").touch()
-    listed = fresh.dirs["a"].listed_ns
-    os.utime(tmp_path / "a", ns=(listed - 10**9, listed - 10**9))
-    assert fresh.refresh()
-    assert fresh.paths == ["a/one.txt", "a/two.txt", "b.txt"]
+    os.utime(tmp_path / "a", ns=old)
+    assert index.refresh()
+    assert index.paths == ["a/one.txt", "a/two.txt"]
+
+
+def test_a_change_a_coarse_clock_stamps_before_the_listing_is_still_seen(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    index = RootIndex(str(tmp_path), None, {})
+    index.build()
+    (tmp_path / "a" / "late.txt").touch()
+    # The walk listed "a" a second after the change's stamp: a clock of whole seconds (or one
+    # tick behind) can stamp a change made just after the listing that way.
+    _listed_at(index, "a", os.stat(tmp_path / "a").st_ctime_ns + 10**9)
+    _listed_at(index, "", os.stat(tmp_path).st_ctime_ns + 60 * 10**9)  # the root: long settled
+    assert index.refresh()
+    assert index.paths == ["a/late.txt"]
+
+
+def test_a_stamp_from_a_clock_ahead_of_ours_settles_after_one_walk(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").touch()
+    index = RootIndex(str(tmp_path), None, {})
+    index.build()
+    for rel in ("", "a"):  # as if the file system's clock ran a minute ahead of ours
+        _listed_at(index, rel, os.stat(tmp_path / rel).st_ctime_ns - 60 * 10**9)
+    assert not index.refresh()  # walked again (nothing new), and its stamps kept this time
+    assert index.dirs["a"].changed_ns == os.stat(tmp_path / "a").st_ctime_ns
+    kept = dict(index.dirs)
+    assert not index.refresh()
+    assert all(index.dirs[rel] is record for rel, record in kept.items()), "walked again at every refresh"

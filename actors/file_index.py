@@ -356,6 +356,10 @@ HELPER_AFTER_SECONDS: float | None = 0.0
 # Entries listed between two looks at `should_stop` and the sharing hook (a split is answered
 # no later than this many entries into the helper's walk).
 CHECK_EVERY = 256
+# A refresh waits until the index has not been searched for QUIET_SECONDS (a pause in typing),
+# but no longer than QUIET_CAP_SECONDS.
+QUIET_SECONDS = 0.3
+QUIET_CAP_SECONDS = 5.0
 # A refresh of at least this many directories has an idle walk helper stat them.
 HELPER_STAT_MIN = 2000
 # A directory whose change time is this close to the moment the walk listed it may have changed
@@ -443,7 +447,8 @@ class RootIndex:
         self.paths: list[str] = []
         self.generation = 0
         self.last_refresh = 0.0
-        self.last_used = 0.0
+        self.last_used = 0.0  # by the store's clock (eviction)
+        self.last_asked = 0.0  # time.monotonic() of the latest search (a refresh waits for a pause)
         self.lock = threading.Lock()
         self.derived: dict[object, object] = {}  # caches keyed by generation-aware keys
         self._levels: dict[str, _Level | None] = {}  # rules read again for directories a helper walked
@@ -890,6 +895,7 @@ class IndexStore:
                 index = self._indexes.get(root)
                 if index is not None:
                     index.last_used = self.clock()
+                    index.last_asked = time.monotonic()
                     self._maybe_refresh(root, index)
                     return index
                 pending = self._building.get(root)
@@ -925,6 +931,15 @@ class IndexStore:
 
         def run() -> None:
             try:
+                # Wait for a pause in the keystrokes (at most QUIET_CAP_SECONDS): a refresh of a big
+                # tree competes with the searches for the interpreter lock.
+                cap = time.monotonic() + QUIET_CAP_SECONDS
+                while True:
+                    now = time.monotonic()
+                    quiet_for = now - index.last_asked
+                    if quiet_for >= QUIET_SECONDS or now >= cap:
+                        break
+                    time.sleep(min(QUIET_SECONDS - quiet_for, cap - now))
                 index.refresh()
             except Exception:  # noqa: BLE001 - a failed refresh keeps the old list
                 pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pykka
 import pytest
 
+from actors import file_index
 from actors.file_index import IndexStore, RootIndex
 from actors.fuzzy_search import FuzzySearchActor
 from messages.internal import Call, Failure, Reply
@@ -312,3 +314,22 @@ def test_keystrokes_reuse_earlier_work_without_changing_results(tmp_path: Path) 
     assert index.derived["universe"], "selective keystrokes leave what may match for the next one"
     for kept in index.derived["universe"].values():
         assert kept == sorted(set(kept)), "positions kept once each, in order"
+
+
+def test_the_store_refreshes_a_used_index_in_the_background_once_searches_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_index, "QUIET_SECONDS", 0.2)
+    touch(tmp_path, "a.py")
+    store = IndexStore(home=None, env={}, refresh_seconds=0.0)
+    try:
+        index = store.get(str(tmp_path))
+        assert index.paths == ["a.py"]
+        touch(tmp_path, "sub/b.py")
+        assert store.get(str(tmp_path)) is index  # a search: the refresh starts after a pause
+        deadline = time.monotonic() + 10
+        while "sub/b.py" not in index.paths and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert index.paths == ["a.py", "sub/b.py"]
+    finally:
+        store.close()

@@ -303,7 +303,9 @@ class ConversationsActor(FeatureActor):
         login = self.peers.get("login")
         if login is None:
             return AuthSnapshot(mode=None)
-        return login.ask(GetAuth(refresh), timeout=AUTH_TIMEOUT_S)
+        answer = pykka.ThreadingFuture()
+        login.tell(GetAuth(refresh, reply=answer))
+        return answer.get(timeout=AUTH_TIMEOUT_S)
 
     def deps(self) -> TurnDeps:
         if self._deps is None:

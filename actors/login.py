@@ -449,23 +449,59 @@ class LoginActor(FeatureActor):
     # -- other actors -------------------------------------------------------------------------
     def on_message(self, message: Any) -> Any:
         if isinstance(message, GetAuth):
-            return self._snapshot(message.refresh)
+            if message.reply is None:
+                return self._snapshot(message.refresh)
+            self._answer_auth(message.refresh, message.reply)
+            return None
         if isinstance(message, ConnectionClosed):
             return None
         return super().on_message(message)
 
-    def _snapshot(self, refresh: bool) -> AuthSnapshot:
-        """Answered inline: the asker is a worker thread waiting for the result. A refresh here
-        blocks this mailbox for one token request (bounded by the HTTP timeout)."""
+    def _needs_refresh(self, auth: Any, refresh: bool) -> bool:
+        return (
+            auth is not None
+            and auth.mode == "chatgpt"
+            and auth.tokens is not None
+            and (refresh or self.store.is_stale(auth, self.stale_after))
+        )
+
+    def _refresh_tokens(self, seen: str, refresh: bool) -> None:
+        try:
+            self.store.refresh(seen, force=refresh, stale_after=self.stale_after)
+        except Exception as error:  # noqa: BLE001 - the caller still gets the current token
+            log.warning("failed to refresh token: %s", error)
+
+    def _answer_auth(self, refresh: bool, reply: Any) -> None:
+        """Set the snapshot on `reply`; a token refresh first runs in a worker (the store locks
+        and writes auth.json atomically), so this mailbox stays free meanwhile."""
         auth = self.current_auth()
-        if auth is not None and auth.mode == "chatgpt" and auth.tokens is not None:
-            if refresh or self.store.is_stale(auth, self.stale_after):
-                try:
-                    self.store.refresh(auth.tokens.access_token, force=refresh, stale_after=self.stale_after)
-                except Exception as error:  # noqa: BLE001 - the caller still gets the current token
-                    log.warning("failed to refresh token: %s", error)
-                self._forget_cache()
-                auth = self.current_auth()
+        if not self._needs_refresh(auth, refresh):
+            reply.set(self._snapshot_of(auth))
+            return
+        before = self._snapshot_of(auth)
+        seen = auth.tokens.access_token
+
+        def answer(_call: Call | None, _value: Any) -> None:
+            self._forget_cache()
+            try:
+                snapshot = self._snapshot_of(self.current_auth())
+            except Exception:  # noqa: BLE001 - the turn still gets the credentials it had
+                log.exception("reading credentials after a refresh failed")
+                snapshot = before
+            reply.set(snapshot)
+
+        self.run_in_worker(None, lambda: self._refresh_tokens(seen, refresh), answer, name="auth-refresh")
+
+    def _snapshot(self, refresh: bool) -> AuthSnapshot:
+        """Answered inline (an `ask`): a refresh here holds this mailbox for one token request."""
+        auth = self.current_auth()
+        if self._needs_refresh(auth, refresh):
+            self._refresh_tokens(auth.tokens.access_token, refresh)
+            self._forget_cache()
+            auth = self.current_auth()
+        return self._snapshot_of(auth)
+
+    def _snapshot_of(self, auth: Any) -> AuthSnapshot:
         if auth is None:
             return AuthSnapshot(mode=None)
         if auth.mode == "apikey":

@@ -112,10 +112,13 @@ CONNECTION_GONE = -32099
 
 
 class GetAuth(msgspec.Struct, frozen=True):
-    """Asked of the login actor: the current credentials, refreshed first when `refresh` is set
-    (after a 401) or when they are stale. Answered with an AuthSnapshot."""
+    """For the login actor: the current credentials, refreshed first when `refresh` is set (after
+    a 401) or when they are stale. The AuthSnapshot is set on `reply` (a pykka future; the message
+    is told) once any refresh is done, so a token request never holds the login actor's mailbox;
+    without `reply` it is the answer of an `ask`, refresh included."""
 
     refresh: bool = False
+    reply: Any = None
 
 
 class AuthSnapshot(msgspec.Struct, frozen=True):

@@ -720,3 +720,23 @@ def test_environment_overrides_are_read_at_start(
     assert f"localhost%3A{port}%2Fauth%2Fcallback" in started["authUrl"]
     assert h.actor.ask(GetAuth(refresh=True), timeout=10).access_token.startswith("refreshed-access-")
     assert issuer.refresh_count == 1
+
+
+def test_a_token_refresh_for_a_turn_leaves_the_login_actor_free(tmp_path: Path, issuer: MockIssuer) -> None:
+    """The turn's GetAuth carries its own reply future: the refresh runs in a worker while the
+    login actor answers others (here a status read) at once."""
+    issuer.refresh_delay = 1.5
+    (tmp_path / "auth.json").write_text(chatgpt_auth())
+    h = Harness(tmp_path, issuer)
+    answer = pykka.ThreadingFuture()
+    h.actor.tell(GetAuth(refresh=True, reply=answer))
+    started = time.monotonic()
+    quick = h.actor.ask(GetAuth(), timeout=10)  # no refresh asked, none needed: inline
+    assert time.monotonic() - started < 1.0, "the login actor waited for the token request"
+    assert quick.access_token == "AT"
+    refreshed = answer.get(timeout=10)
+    assert refreshed.access_token.startswith("refreshed-access-") and issuer.refresh_count == 1
+    # Not stale, no refresh asked: answered on the spot through the future too.
+    again = pykka.ThreadingFuture()
+    h.actor.tell(GetAuth(reply=again))
+    assert again.get(timeout=10) == refreshed

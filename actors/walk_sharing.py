@@ -274,6 +274,7 @@ class Sharing:
         batch = [rel for rel, _, _ in stack[:count]]  # the bottom: the shallowest directories
         del stack[:count]
         self.batch = batch
+        self.heard = time.monotonic()  # the stall clock runs from the request, not the last answer
         if not self.helper.send(("walk", self.build_id, batch)):
             self._receive(None, stack)
 

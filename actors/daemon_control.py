@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -153,32 +154,35 @@ def _ask_status(socket_path: Path) -> dict[str, Any]:
 
 
 def proxy(socket_path: Path) -> int:
-    """Bridge stdin lines to the daemon and its frames back to stdout lines."""
+    """Bridge stdin lines to the daemon and its lines back to stdout, as raw JSON lines on the
+    unix socket (as the upstream proxy does). Not a WebSocket: a sync WebSocket client sends
+    while holding the lock its reader needs, so two of them both sending a lot (a client
+    pipelining requests while the server streams) can block each other for good."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        from websockets.sync.client import unix_connect
-
-        options: dict[str, Any] = {"uri": "ws://localhost/", "max_size": None, "compression": None,
-                                   "open_timeout": 10}
-        try:
-            ws = unix_connect(connectable_path(socket_path), legacy=True, **options)
-        except TypeError:  # websockets before 17 has no `legacy` and connects directly anyway
-            ws = unix_connect(connectable_path(socket_path), **options)
-    except Exception as error:  # noqa: BLE001 - any failure to connect is the same answer
+        sock.settimeout(10)
+        sock.connect(connectable_path(socket_path))
+        sock.settimeout(None)
+    except OSError as error:
+        sock.close()
         print(f"error: cannot connect to the app-server daemon at {socket_path}: {error}", file=sys.stderr)
         return 1
     stdout = sys.stdout.buffer
     server_gone = threading.Event()
 
-    def pump_frames() -> None:
+    def pump_lines() -> None:
         try:
-            for frame in ws:
-                stdout.write((frame if isinstance(frame, bytes) else frame.encode("utf-8")) + b"\n")
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break
+                stdout.write(chunk)
                 stdout.flush()
-        except Exception:  # noqa: BLE001
+        except OSError:
             pass
         server_gone.set()
 
-    reader = threading.Thread(target=pump_frames, name="proxy-frames", daemon=True)
+    reader = threading.Thread(target=pump_lines, name="proxy-lines", daemon=True)
     reader.start()
     try:
         for line in iter(sys.stdin.buffer.readline, b""):
@@ -186,12 +190,16 @@ def proxy(socket_path: Path) -> int:
                 break
             text = line.rstrip(b"\r\n")
             if text.strip():
-                ws.send(text.decode("utf-8", "replace"))
-    except Exception:  # noqa: BLE001
+                sock.sendall(text + b"\n")
+    except OSError:
         pass
     if server_gone.is_set():
         print("error: the app-server daemon closed the connection", file=sys.stderr)
         return 1
-    ws.close()
+    try:
+        sock.shutdown(socket.SHUT_WR)  # our end of the session: the daemon answers what it has read
+    except OSError:
+        pass
     reader.join(timeout=2)
+    sock.close()
     return 0

@@ -22,6 +22,9 @@ from websockets.sync.client import unix_connect
 INIT = {"id": 0, "method": "initialize", "params": {"clientInfo": {"name": "bench", "version": "1"}}}
 
 
+WINDOW = 512
+
+
 def over_socket(path: Path, count: int, pipelined: int) -> tuple[float, float, float]:
     with unix_connect(str(path), uri="ws://localhost/", max_size=None, compression=None) as ws:
         ws.send(json.dumps(INIT))
@@ -34,11 +37,22 @@ def over_socket(path: Path, count: int, pipelined: int) -> tuple[float, float, f
             samples.append(time.perf_counter() - begin)
         samples.sort()
         frames = [json.dumps({"id": index + 1, "method": "getUserAgent"}) for index in range(pipelined)]
+        # At most WINDOW requests in flight: a sync WebSocket client sends while holding the lock
+        # its reader needs, so unbounded sending against a server that is itself blocked sending
+        # its answers can stall both (the bench hung now and then).
+        window = threading.Semaphore(WINDOW)
+
+        def send_all() -> None:
+            for frame in frames:
+                window.acquire()
+                ws.send(frame)
+
         begin = time.perf_counter()
-        sender = threading.Thread(target=lambda: [ws.send(frame) for frame in frames])
+        sender = threading.Thread(target=send_all)
         sender.start()
         for _ in range(pipelined):
             ws.recv()
+            window.release()
         total = time.perf_counter() - begin
         sender.join()
     return samples[len(samples) // 2] * 1e6, samples[int(len(samples) * 0.99)] * 1e6, total * 1000

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from pytest_codex_app_server import JsonRpcError, SocketClient
@@ -187,6 +188,39 @@ def test_proxy_bridges_stdio_to_the_daemon(codex_daemon_factory):
     assert proxy.wait(10) == 0
     assert first["id"] == 1 and first["result"]["userAgent"].endswith("(proxied; 2)")
     assert second == {"id": 2, "result": first["result"]}
+
+
+def test_proxy_carries_a_heavy_two_way_stream_without_stalling(codex_daemon_factory):
+    # 20,000 requests written in one go while the answers stream back. The proxy speaks raw JSON
+    # lines: a sync WebSocket client holds its lock while sending, which its reader needs, and
+    # against a server blocked sending its answers the two could stall for good (seen in
+    # bench/daemon.py, whose own WebSocket client now bounds what it has in flight).
+    daemon = codex_daemon_factory()
+    proxy = subprocess.Popen(
+        [sys.executable, "-c", "import server; server.main()", "proxy", "--sock", str(daemon.socket_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    count = 20_000
+    lines = [b'{"id":0,"method":"initialize","params":{"clientInfo":{"name":"p","version":"1"}}}\n']
+    lines += [b'{"id":%d,"method":"getUserAgent"}\n' % n for n in range(1, count + 1)]
+
+    def write() -> None:
+        proxy.stdin.write(b"".join(lines))
+        proxy.stdin.flush()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    seen = set()
+    deadline = time.monotonic() + 120
+    while len(seen) < count + 1 and time.monotonic() < deadline:
+        line = proxy.stdout.readline()
+        if not line:
+            break
+        seen.add(json.loads(line)["id"])
+    assert len(seen) == count + 1, f"{len(seen)} of {count + 1} answers"
+    writer.join(10)
+    proxy.stdin.close()
+    assert proxy.wait(10) == 0
 
 
 def test_proxy_without_a_daemon_fails_clearly(tmp_path):

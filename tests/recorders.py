@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
@@ -34,3 +36,25 @@ class QueueRecorder(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         self.inbox.put(message)
         return None
+
+
+def wait_logged(
+    cond: threading.Condition,
+    log: Sequence[Any],
+    predicate: Callable[[Any], bool],
+    what: str,
+    timeout: float,
+    after: int = 0,
+) -> Any:
+    """The first message of `log[after:]` that `predicate` accepts, waiting on `cond` (a
+    ConditionRecorder's) for up to `timeout` seconds; AssertionError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            for message in log[after:]:
+                if predicate(message):
+                    return message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            cond.wait(left)

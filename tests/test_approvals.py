@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from recorders import ConditionRecorder as Recorder
+from recorders import wait_logged
 
 from actors.conversations import ConversationsActor
 from codex_mock_model import MockModel
@@ -51,16 +52,7 @@ class Harness:
         return request_id
 
     def wait(self, predicate: Any, what: str, after: int = 0) -> Any:
-        deadline = time.monotonic() + WAIT_S
-        with self.cond:
-            while True:
-                for message in self.log[after:]:
-                    if predicate(message):
-                        return message
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(left)
+        return wait_logged(self.cond, self.log, predicate, what, WAIT_S, after)
 
     def answer(self, request_id: int) -> Any:
         message = self.wait(lambda m: isinstance(m, Reply | Failure) and m.request_id == request_id, "an answer")

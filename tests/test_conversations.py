@@ -7,13 +7,13 @@ import base64
 import itertools
 import json
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from recorders import ConditionRecorder as Recorder
+from recorders import wait_logged
 
 from actors.conversations import ConversationsActor, uuid_error
 from actors.rollout_writer import read_rollout
@@ -54,16 +54,7 @@ class Harness:
         return request_id
 
     def wait(self, predicate: Any, what: str) -> Any:
-        deadline = time.monotonic() + WAIT_S
-        with self.cond:
-            while True:
-                for message in self.log:
-                    if predicate(message):
-                        return message
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(left)
+        return wait_logged(self.cond, self.log, predicate, what, WAIT_S)
 
     def answer(self, request_id: int) -> Any:
         message = self.wait(lambda m: isinstance(m, Reply | Failure) and m.request_id == request_id,

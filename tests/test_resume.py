@@ -15,7 +15,6 @@ import json
 import shutil
 import signal
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import pykka
 import pytest
 from recorders import ConditionRecorder as Recorder
+from recorders import wait_logged
 
 from actors.archive import ArchiveActor
 from actors.conversation import ConversationActor
@@ -102,16 +102,7 @@ class Harness:
         return request_id
 
     def wait(self, predicate: Any, what: str, log: list[Any] | None = None) -> Any:
-        deadline = time.monotonic() + WAIT_S
-        with self.cond:
-            while True:
-                for message in (self.log if log is None else log):
-                    if predicate(message):
-                        return message
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(left)
+        return wait_logged(self.cond, self.log if log is None else log, predicate, what, WAIT_S)
 
     def outcome(self, request_id: int) -> Reply | Failure:
         return self.wait(lambda m: isinstance(m, Reply | Failure) and m.request_id == request_id,
